@@ -1,0 +1,1 @@
+"""Ray actor classes: thin wrappers that run causality/ objects on a cluster."""

@@ -1,0 +1,96 @@
+"""Keeping a pool of sink actors alive, from inside the Serve application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+from ray.actor import ActorHandle
+from ray.exceptions import GetTimeoutError, RayActorError
+
+from actors.warehouse_sink import WarehouseSinkActor
+from causality.config import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 2.0
+MAX_FAILED_HEARTBEATS = 10
+
+
+class SinkPool:
+    """Creates ``settings.sink_actors`` sinks and restarts whatever stops running.
+
+    Ray restarts a dead actor process (max_restarts); the heartbeat then restarts its
+    consume loop. An actor Ray gave up on is replaced by a new one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._actors: dict[str, ActorHandle] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._failures: dict[str, int] = {}
+
+    def _spawn(self, name: str) -> ActorHandle:
+        return WarehouseSinkActor.remote(self._settings, name)
+
+    async def start(self) -> None:
+        """Spawn the actors and begin the heartbeat."""
+        for i in range(self._settings.sink_actors):
+            name = f"warehouse-sink-{i}"
+            self._actors[name] = self._spawn(name)
+        await self.heartbeat()
+        self._task = asyncio.create_task(self._supervise())
+
+    async def heartbeat(self) -> list[dict[str, Any]]:
+        """Ask every sink to be running; replace those Ray reports dead."""
+        statuses: list[dict[str, Any]] = []
+        for name, actor in list(self._actors.items()):
+            try:
+                statuses.append(await asyncio.wait_for(actor.ensure_running.remote(), 30))
+                self._failures[name] = 0
+            except (RayActorError, GetTimeoutError, TimeoutError) as exc:
+                if self._stopping:
+                    continue
+                failures = self._failures[name] = self._failures.get(name, 0) + 1
+                log.warning("sink %s unreachable (%d): %s", name, failures, exc)
+                statuses.append({"name": name, "running": False, "last_error": repr(exc)})
+                if failures >= MAX_FAILED_HEARTBEATS:
+                    # Ray is not bringing it back (restarts exhausted, node gone): replace it
+                    ray.kill(actor, no_restart=True)
+                    self._actors[name] = self._spawn(name)
+                    self._failures[name] = 0
+        return statuses
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            try:
+                await self.heartbeat()
+            except Exception:
+                log.exception("sink heartbeat failed")
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def status(self) -> list[dict[str, Any]]:
+        """Each sink's counters, without restarting anything."""
+        out = []
+        for name, actor in self._actors.items():
+            try:
+                out.append(await asyncio.wait_for(actor.status.remote(), 10))
+            except Exception as exc:
+                out.append({"name": name, "running": False, "last_error": repr(exc)})
+        return out
+
+    async def stop(self) -> list[dict[str, Any]]:
+        """Stop supervising, then let every sink flush and close, in parallel."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+        results = await asyncio.gather(
+            *(a.stop.remote() for a in self._actors.values()), return_exceptions=True
+        )
+        for actor in self._actors.values():
+            ray.kill(actor, no_restart=True)
+        self._actors.clear()
+        return [r if isinstance(r, dict) else {"error": repr(r)} for r in results]

@@ -1,0 +1,355 @@
+"""The `causality` command: the edge where settings are read from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from causality.config import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def _pool(settings: Settings) -> AsyncIterator[Any]:
+    """A migrated pool on the configured or the embedded PostgreSQL (joined if `up` runs)."""
+    from causality.stack import EmbeddedServices
+    from causality.store.db import migrate, open_pool
+
+    services = EmbeddedServices(settings.replace(nats_url=settings.nats_url or "unused"))
+    resolved = services.start()
+    try:
+        assert resolved.postgres_dsn
+        async with open_pool(resolved.postgres_dsn, min_size=1, max_size=2) as pool:
+            await migrate(pool)
+            yield pool
+    finally:
+        services.stop()
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML settings file (also CAUSALITY_CONFIG).")
+@click.option("--data-dir", default=None, help="Where embedded services keep their data.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, data_dir: str | None) -> None:
+    """Causality: self-hosted behavioral analytics."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    try:
+        ctx.obj = load_settings(environ=os.environ, toml_path=config_path, overrides=overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also stream realistic synthetic traffic.")
+@click.option("--demo-rate", default=200.0, show_default=True, help="Demo events per second.")
+@click.pass_context
+def up(ctx: click.Context, demo: bool, demo_rate: float) -> None:
+    """Start the whole platform locally; Ctrl-C stops it, flushing what is in flight."""
+    from causality.stack import EmbeddedServices, ServeStack
+
+    settings = _settings(ctx)
+    services = EmbeddedServices(settings)
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        if stopping.is_set():
+            click.echo("\nforced exit", err=True)
+            os._exit(130)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    resolved = services.start()
+    stack = ServeStack(resolved)
+    try:
+        click.echo("starting Ray and the Serve application ...")
+        stack.start()
+        app_id, key = _run(_demo_app(resolved, names=["demo"]))
+        extra: dict[str, str] = {}
+        if demo:
+            extra = _run(_demo_apps(resolved))
+            extra[app_id] = key
+        base = f"http://{resolved.http_host}:{resolved.http_port}"
+        click.echo(
+            f"\nCausality is running at {base}\n"
+            f"  data folder:  {resolved.data_dir}\n"
+            f"  warehouse:    {resolved.warehouse}\n"
+            f"  NATS:         {resolved.nats_url}\n"
+            f"  demo app:     {app_id}\n"
+            f"  API key:      {key}   (shown once; stored hashed)\n\n"
+            f"  curl -X POST {base}/api/v1/events/ingest -H 'X-API-Key: {key}' \\\n"
+            f"       -H 'Content-Type: application/json' \\\n"
+            '       -d \'{"type":"screen_view","device_id":"d1","properties":'
+            '{"screen_name":"home"}}\'\n'
+            "\nCtrl-C to stop."
+        )
+        if demo:
+            _stream_demo(base, extra, demo_rate, stopping)
+        else:
+            stopping.wait()
+        click.echo("\nstopping: flushing sinks ...")
+    finally:
+        stack.stop()
+        services.stop()
+        click.echo("stopped.")
+
+
+async def _demo_app(settings: Settings, *, names: list[str]) -> tuple[str, str]:
+    """The demo app (created once) and a fresh key for it, printed at start."""
+    from causality.store import api_keys, apps
+
+    async with _pool(settings) as pool:
+        existing = {a.name: a for a in await apps.list_apps(pool)}
+        app = existing.get(names[0]) or await apps.create_app(pool, name=names[0])
+        _, plaintext = await api_keys.create_key(pool, app_id=app.id, name="causality up")
+        return app.id, plaintext
+
+
+async def _demo_apps(settings: Settings) -> dict[str, str]:
+    """Several apps of different platforms for demo traffic, each with a fresh key."""
+    from causality.store import api_keys, apps
+
+    names = ["shop-mobile", "web-store", "backend"]
+    out: dict[str, str] = {}
+    async with _pool(settings) as pool:
+        existing = {a.name: a for a in await apps.list_apps(pool)}
+        for name in names:
+            app = existing.get(name) or await apps.create_app(pool, name=name)
+            _, plaintext = await api_keys.create_key(pool, app_id=app.id, name="demo traffic")
+            out[app.id] = plaintext
+    return out
+
+
+def _stream_demo(
+    base_url: str, keys: dict[str, str], rate: float, stopping: threading.Event
+) -> None:
+    from causality.demo.sender import stream_traffic
+    from causality.demo.traffic import TrafficGenerator
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+
+        async def _watch() -> None:
+            while not stopping.is_set():
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        watcher = asyncio.create_task(_watch())
+        stats = await stream_traffic(
+            base_url=base_url,
+            api_keys=keys,
+            events_per_s=rate,
+            stop=stop,
+            generator=TrafficGenerator(app_ids=list(keys)),
+        )
+        await watcher
+        click.echo(f"\ndemo traffic: {stats}")
+
+    click.echo(f"streaming demo traffic at ~{rate:g} events/s to {len(keys)} apps")
+    asyncio.run(_main())
+
+
+# -- apps ----------------------------------------------------------------------------------
+
+
+@main.group()
+def apps() -> None:
+    """Apps: each has its own events, keys and partitions."""
+
+
+@apps.command("create")
+@click.argument("name")
+@click.option("--id", "app_id", default=None, help="Explicit id ([a-z0-9_-], max 63).")
+@click.pass_context
+def apps_create(ctx: click.Context, name: str, app_id: str | None) -> None:
+    """Create an app."""
+    from causality.store import apps as repo
+    from causality.store.errors import StoreError
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await repo.create_app(pool, name=name, app_id=app_id)
+
+    try:
+        app = _run(_go())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created app {app.id} ({app.name})")
+
+
+@apps.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def apps_list(ctx: click.Context, as_json: bool) -> None:
+    """List apps."""
+    from causality.store import apps as repo
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await repo.list_apps(pool)
+
+    rows = _run(_go())
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    _print_table(["id", "name", "created_at"], [[a.id, a.name, a.created_at] for a in rows])
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Ingestion API keys (shown once at creation, stored hashed)."""
+
+
+@keys.command("create")
+@click.option("--app", "app_id", required=True)
+@click.option("--name", default="default")
+@click.pass_context
+def keys_create(ctx: click.Context, app_id: str, name: str) -> None:
+    """Create a key for an app and print it once."""
+    from causality.store import api_keys
+    from causality.store.errors import StoreError
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await api_keys.create_key(pool, app_id=app_id, name=name)
+
+    try:
+        key, plaintext = _run(_go())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"key id: {key.id}\napp:    {key.app_id}\nkey:    {plaintext}\n"
+               "(store it now: it cannot be shown again)")
+
+
+@keys.command("list")
+@click.option("--app", "app_id", default=None)
+@click.pass_context
+def keys_list(ctx: click.Context, app_id: str | None) -> None:
+    """List keys (prefix only, never the key)."""
+    from causality.store import api_keys
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await api_keys.list_keys(pool, app_id=app_id)
+
+    rows = _run(_go())
+    _print_table(
+        ["id", "app_id", "name", "prefix", "created_at", "revoked_at"],
+        [[k.id, k.app_id, k.name, k.prefix + "…", k.created_at, k.revoked_at or ""]
+         for k in rows],
+    )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key; gateways stop accepting it within the auth cache TTL."""
+    from causality.store import api_keys
+    from causality.store.errors import StoreError
+
+    async def _go() -> bool:
+        async with _pool(_settings(ctx)) as pool:
+            return await api_keys.revoke_key(pool, key_id=key_id)
+
+    try:
+        done = _run(_go())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not done:
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+# -- sql and status ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", default=None, type=int, help="Row cap (default query_row_limit).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_context
+def sql(ctx: click.Context, query: str, limit: int | None, fmt: str) -> None:
+    """Run SQL against the warehouse through DuckDB (table `events`)."""
+    from causality.query.duckdb_engine import DuckDBEngine
+    from causality.query.engine import QueryError
+
+    async def _go() -> Any:
+        engine = DuckDBEngine(settings=_settings(ctx))
+        try:
+            return await engine.query(query, limit=limit)
+        finally:
+            await engine.close()
+
+    try:
+        result = _run(_go())
+    except QueryError as exc:
+        raise click.ClickException(exc.message) from exc
+    if fmt == "json":
+        click.echo(msgspec.json.encode(result).decode())
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        _print_table(result.columns, result.rows)
+        more = " (truncated)" if result.truncated else ""
+        click.echo(f"{len(result.rows)} rows{more} in {result.elapsed_ms:.0f} ms")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Stream depth, consumer lag and files written."""
+    from causality.status import collect_status
+
+    report = _run(collect_status(_settings(ctx)))
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    for section, values in report.items():
+        click.echo(f"{section}:")
+        for key, value in values.items():
+            click.echo(f"  {key:<22} {value}")
+
+
+def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
+    fmt: Callable[[list[str]], str] = lambda vals: "  ".join(  # noqa: E731
+        v[:w].ljust(w) for v, w in zip(vals, widths, strict=True)
+    )
+    click.echo(fmt(columns))
+    click.echo(fmt(["-" * w for w in widths]))
+    for row in cells:
+        click.echo(fmt(row))
+
+
+if __name__ == "__main__":
+    main()

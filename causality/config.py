@@ -1,0 +1,155 @@
+"""One Settings object for the whole platform.
+
+Built once at the edge (the CLI, the Serve application builder, a test fixture) from a mapping
+of ``CAUSALITY_*`` variables and an optional TOML file, then passed down explicitly. Nothing
+below the edge reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "CAUSALITY_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or of the wrong type; the message names it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every knob of a Causality deployment, with defaults for the one-command laptop stack.
+
+    ``None`` for ``nats_url`` / ``postgres_dsn`` means "start the embedded server"; an empty
+    ``warehouse_uri`` means ``<data_dir>/warehouse``.
+    """
+
+    # -- where things live
+    data_dir: str = ".causality"
+    warehouse_uri: str = ""
+    partitioning: Literal["daily", "hourly"] = "daily"
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str | None = None
+
+    # -- NATS JetStream
+    nats_url: str | None = None
+    embedded_nats_port: int = 4222
+    stream_name: str = "CAUSALITY_EVENTS"
+    stream_subjects: str = "events.>"
+    dlq_stream_name: str = "CAUSALITY_DLQ"
+    dedup_window_s: float = 600.0
+    stream_max_age_s: float = 7 * 24 * 3600.0
+    stream_max_bytes: int = -1
+    stream_max_msgs: int = -1
+    stream_replicas: int = 1
+    publish_timeout_s: float = 5.0
+    publish_max_in_flight: int = 4096
+
+    # -- PostgreSQL
+    postgres_dsn: str | None = None
+    postgres_pool_min: int = 1
+    postgres_pool_max: int = 10
+
+    # -- Ray / Serve
+    ray_address: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    gateway_replicas: int = 1
+    throughput_optimized: bool = True
+
+    # -- ingestion limits
+    max_batch_events: int = 1000
+    max_body_bytes: int = 5 * 1024 * 1024
+    rate_limit_events_per_s: float = 1000.0
+    rate_limit_burst: float = 2000.0
+    backfill_horizon_days: int = 365
+    max_future_skew_s: int = 24 * 3600
+    api_key_cache_ttl_s: float = 5.0
+    cors_allow_origins: tuple[str, ...] = ("*",)
+
+    # -- warehouse sink
+    sink_actors: int = 2
+    sink_consumer: str = "warehouse-sink"
+    sink_batch_size: int = 10_000
+    sink_flush_interval_s: float = 10.0
+    sink_fetch_size: int = 1000
+    sink_ack_wait_s: float = 60.0
+    sink_max_deliver: int = 5
+    sink_drain_timeout_s: float = 30.0
+
+    # -- query
+    query_row_limit: int = 10_000
+    query_timeout_s: float = 30.0
+
+    log_level: str = "INFO"
+
+    @property
+    def warehouse(self) -> str:
+        """The warehouse root URI, defaulting to a folder inside the data dir."""
+        if self.warehouse_uri:
+            return self.warehouse_uri
+        return str(Path(self.data_dir).resolve() / "warehouse")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated like any other Settings)."""
+        return from_mapping({**msgspec.structs.asdict(self), **changes})
+
+
+def _coerce_env(name: str, raw: str, field_type: Any) -> Any:
+    """Turn an environment string into the field's type; tuples are comma-separated."""
+    if raw == "" and name in {"nats_url", "postgres_dsn", "ray_address"}:
+        return None
+    text = str(field_type)
+    if "tuple" in text:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if "bool" in text:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in text and "float" not in text and "str" not in text:
+        return int(raw)
+    if "float" in text:
+        return float(raw)
+    return raw
+
+
+def from_mapping(values: Mapping[str, Any]) -> Settings:
+    """Validate a plain mapping (TOML table, Serve builder args) into Settings."""
+    try:
+        return msgspec.convert(dict(values), Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from exc
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str],
+    toml_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings at the edge: TOML file, then ``CAUSALITY_*`` variables, then overrides."""
+    values: dict[str, Any] = {}
+    path = toml_path or environ.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                values.update(tomllib.load(fh))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    fields = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            raise SettingsError(f"unknown setting {key}")
+        try:
+            values[name] = _coerce_env(name, raw, fields[name])
+        except ValueError as exc:
+            raise SettingsError(f"{key}: {exc}") from exc
+    values.update(overrides or {})
+    return from_mapping(values)

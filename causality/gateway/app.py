@@ -1,0 +1,105 @@
+"""Building the gateway's Starlette app; the same app runs under Ray Serve or plain uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from causality.auth.api_keys import ApiKeyAuthenticator
+from causality.bus.connection import open_connection
+from causality.bus.publisher import EventPublisher
+from causality.bus.stream import ensure_topology
+from causality.config import Settings, SettingsError
+from causality.events.validation import EventValidator
+from causality.gateway import health, ingest
+from causality.gateway.errors import handle_exception, handle_http_exception
+from causality.gateway.ratelimit import TokenBucketLimiter
+from causality.gateway.state import GatewayState
+from causality.observability.metrics import GatewayMetrics
+from causality.store.db import migrate, open_pool
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
+    """Open NATS and PostgreSQL for the gateway; closed in reverse order on exit."""
+    if not settings.nats_url or not settings.postgres_dsn:
+        raise SettingsError(
+            "the gateway needs nats_url and postgres_dsn (`causality up` starts embedded ones)"
+        )
+    async with AsyncExitStack() as stack:
+        nc = await stack.enter_async_context(open_connection(settings.nats_url, name="gateway"))
+        js = nc.jetstream(timeout=settings.publish_timeout_s,
+                          publish_async_max_pending=settings.publish_max_in_flight)
+        await ensure_topology(js, settings)
+        pool = await stack.enter_async_context(
+            open_pool(
+                settings.postgres_dsn,
+                min_size=settings.postgres_pool_min,
+                max_size=settings.postgres_pool_max,
+            )
+        )
+        await migrate(pool)
+        authenticator = ApiKeyAuthenticator(pool=pool, ttl_s=settings.api_key_cache_ttl_s)
+        yield GatewayState(
+            settings=settings,
+            pool=pool,
+            publisher=EventPublisher(
+                nc=nc, js=js, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
+            ),
+            authenticator=authenticator,
+            validator=EventValidator(
+                backfill_horizon_ms=settings.backfill_horizon_days * 86_400_000,
+                max_future_ms=settings.max_future_skew_s * 1000,
+                max_batch_events=settings.max_batch_events,
+            ),
+            limiter=TokenBucketLimiter(
+                rate=settings.rate_limit_events_per_s, burst=settings.rate_limit_burst
+            ),
+            metrics=GatewayMetrics(),
+        )
+        close = getattr(authenticator, "close", None)
+        if close is not None:
+            await close()
+
+
+def build_gateway_app(settings: Settings) -> Starlette:
+    """The ASGI app: routes, CORS for browser SDKs, JSON errors, one lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with gateway_resources(settings) as state:
+            app.state.gateway = state
+            log.info("gateway ready")
+            yield
+
+    routes = [
+        Route("/health", health.health, methods=["GET"]),
+        Route("/ready", health.ready, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+        Route("/api/v1/events/ingest", ingest.ingest_one, methods=["POST"]),
+        Route("/api/v1/events/batch", ingest.ingest_batch, methods=["POST"]),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Content-Encoding", "X-API-Key"],
+            max_age=86_400,
+        )
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: handle_http_exception, Exception: handle_exception},
+    )

@@ -1,0 +1,111 @@
+"""POST /api/v1/events/ingest and /api/v1/events/batch.
+
+The order of checks is deliberate: authenticate (cheap, cached), read the body within its
+limits, validate every event, charge the rate limit for what would be stored, publish with
+pipelined acks, and answer 202 only when JetStream acknowledged every accepted event.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from causality.events.validation import BatchValidation
+from causality.gateway.body import read_body
+from causality.gateway.errors import ApiError, error_body, json_response, to_api_error
+from causality.gateway.state import GatewayState
+
+API_KEY_HEADER = "x-api-key"
+
+
+def _state(request: Request) -> GatewayState:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def api_key_of(request: Request) -> str | None:
+    """X-API-Key, or ``api_key`` in the query for navigator.sendBeacon (which sets no headers)."""
+    return request.headers.get(API_KEY_HEADER) or request.query_params.get("api_key")
+
+
+async def ingest_one(request: Request) -> Response:
+    """One envelope; an invalid event is a 400 naming its field."""
+    return await _ingest(request, route="ingest", single=True)
+
+
+async def ingest_batch(request: Request) -> Response:
+    """``{"events": [...]}``; answers per-event acceptance."""
+    return await _ingest(request, route="batch", single=False)
+
+
+async def _ingest(request: Request, *, route: str, single: bool) -> Response:
+    state = _state(request)
+    try:
+        response = await _handle(request, state, single=single)
+    except Exception as exc:
+        api = to_api_error(exc)
+        if api is None:
+            state.metrics.requests.labels(route, "500").inc()
+            raise
+        state.metrics.requests.labels(route, str(api.status)).inc()
+        return json_response(api.status, error_body(api.code, api.message, api.field), api.headers)
+    state.metrics.requests.labels(route, str(response.status_code)).inc()
+    return response
+
+
+async def _handle(request: Request, state: GatewayState, *, single: bool) -> Response:
+    settings = state.settings
+    key = await state.authenticator.authenticate(api_key_of(request))
+    body = await read_body(request, limit=settings.max_body_bytes)
+    now_ms = time.time_ns() // 1_000_000
+    if single:
+        result = state.validator.validate_single(body, app_id=key.app_id, now_ms=now_ms)
+    else:
+        result = state.validator.validate_batch(body, app_id=key.app_id, now_ms=now_ms)
+    for rejection in result.rejected:
+        state.metrics.events_rejected.labels(rejection.field.split(".", 1)[0]).inc()
+    if single and result.rejected:
+        r = result.rejected[0]
+        raise ApiError(400, "invalid_event", r.reason, field=r.field)
+    if not result.accepted:
+        return json_response(
+            400,
+            {
+                **error_body("all_events_rejected", "no event in the batch is valid", "events"),
+                **_summary(result, duplicates=0),
+            },
+        )
+    wait = state.limiter.acquire(key.key_id, len(result.accepted))
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"rate limit of {settings.rate_limit_events_per_s:g} events/s exceeded",
+            field="X-API-Key",
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
+    started = time.perf_counter()
+    duplicate_flags = await state.publisher.publish(result.accepted)
+    state.metrics.publish_seconds.observe(time.perf_counter() - started)
+    duplicates = sum(duplicate_flags)
+    state.metrics.batch_size.observe(result.total)
+    state.metrics.events_ingested.labels(key.app_id).inc(len(result.accepted) - duplicates)
+    if duplicates:
+        state.metrics.events_duplicate.labels(key.app_id).inc(duplicates)
+    body_out = _summary(result, duplicates=duplicates)
+    if single:
+        body_out["id"] = result.accepted[0].id
+    return json_response(202, body_out)
+
+
+def _summary(result: BatchValidation, *, duplicates: int) -> dict[str, Any]:
+    return {
+        "accepted": len(result.accepted) - duplicates,
+        "duplicates": duplicates,
+        "rejected": len(result.rejected),
+        "errors": [
+            {"index": r.index, "field": r.field, "reason": r.reason} for r in result.rejected
+        ],
+    }

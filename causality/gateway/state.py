@@ -1,0 +1,27 @@
+"""What the gateway's lifespan opens and every handler uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from causality.auth.api_keys import ApiKeyAuthenticator
+from causality.bus.publisher import EventPublisher
+from causality.config import Settings
+from causality.events.validation import EventValidator
+from causality.gateway.ratelimit import TokenBucketLimiter
+from causality.observability.metrics import GatewayMetrics
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    """Typed lifespan state; handlers read it from ``request.app.state.gateway``."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    publisher: EventPublisher
+    authenticator: ApiKeyAuthenticator
+    validator: EventValidator
+    limiter: TokenBucketLimiter
+    metrics: GatewayMetrics

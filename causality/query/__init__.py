@@ -1,0 +1,1 @@
+"""Running SQL over the warehouse: the QueryEngine interface and its engines."""

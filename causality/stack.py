@@ -1,0 +1,151 @@
+"""The one-command local stack: embedded services, Ray, the Serve app, orderly shutdown.
+
+Used by `causality up` and by the test suite, so both run the same start and stop sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from causality.config import Settings
+from causality.embedded.nats import EmbeddedNats
+from causality.embedded.postgres import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "causality"
+
+
+def serve_environment(settings: Settings) -> dict[str, str]:
+    """Ray Serve's fast path, read by Ray at import in every process it starts.
+
+    Throughput-optimized mode serves HTTP directly from the gateway replica (no proxy hop);
+    with several gateway replicas HAProxy spreads the connections over them.
+    """
+    env: dict[str, str] = {}
+    if settings.throughput_optimized:
+        env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
+        if settings.gateway_replicas > 1:
+            env["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
+    return env
+
+
+class EmbeddedServices:
+    """Starts the embedded NATS and PostgreSQL a Settings object leaves unset.
+
+    Returns settings with their URLs filled in, so everything downstream only ever sees
+    "a NATS URL" and "a DSN" and cannot tell embedded from external.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stack = ExitStack()
+        self.nats: EmbeddedNats | None = None
+        self.postgres: EmbeddedPostgres | None = None
+
+    def start(self) -> Settings:
+        """Start what is missing; the returned settings point at the running services."""
+        s = self._settings
+        data = Path(s.data_dir).resolve()
+        changes: dict[str, Any] = {"data_dir": str(data)}
+        try:
+            if not s.nats_url:
+                self.nats = EmbeddedNats(
+                    store_dir=data / "nats", port=s.embedded_nats_port, host="127.0.0.1"
+                )
+                self.nats.start()
+                self._stack.callback(self.nats.stop)
+                changes["nats_url"] = self.nats.url
+            if not s.postgres_dsn:
+                self.postgres = EmbeddedPostgres(data_dir=data / "postgres")
+                self.postgres.start()
+                self._stack.callback(self.postgres.stop)
+                changes["postgres_dsn"] = self.postgres.dsn
+        except BaseException:
+            self._stack.close()
+            raise
+        return s.replace(**changes)
+
+    def stop(self) -> None:
+        """Stop in reverse order of start."""
+        self._stack.close()
+
+
+class ServeStack:
+    """Ray (local or at ``ray_address``) running the Serve application on the given settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._started_ray = False
+
+    def start(self, *, wait_ready_s: float = 180.0) -> None:
+        """Start Ray and Serve, deploy, and wait until /ready answers."""
+        os.environ.update(serve_environment(self._settings))
+        import ray
+        from ray import serve
+
+        import serve_app
+
+        if not ray.is_initialized():
+            ray.init(
+                address=self._settings.ray_address,
+                namespace=APP_NAME,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                runtime_env=None,
+            )
+            self._started_ray = True
+        serve.start(http_options={"host": self._settings.http_host,
+                                  "port": self._settings.http_port})
+        serve.run(serve_app.build(self._settings), name=APP_NAME, route_prefix="/",
+                  blocking=False)
+        self._wait_ready(wait_ready_s)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        import httpx
+
+        url = f"http://{self._settings.http_host}:{self._settings.http_port}/ready"
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(url, timeout=2.0)
+                if r.status_code == 200:
+                    return
+                last = f"{r.status_code} {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.5)
+        raise TimeoutError(f"gateway not ready at {url} after {timeout_s:.0f}s: {last}")
+
+    def pipeline_status(self) -> list[dict[str, Any]]:
+        """Per-sink counters from the Pipeline deployment."""
+        from ray import serve
+
+        handle = serve.get_deployment_handle("Pipeline", app_name=APP_NAME)
+        return handle.status.remote().result(timeout_s=30)
+
+    def stop(self) -> None:
+        """Flush the sinks first, then take Serve and Ray down."""
+        import ray
+        from ray import serve
+
+        if not ray.is_initialized():
+            return
+        try:
+            handle = serve.get_deployment_handle("Pipeline", app_name=APP_NAME)
+            handle.drain.remote().result(timeout_s=self._settings.sink_drain_timeout_s + 10)
+        except Exception as exc:
+            log.warning("pipeline drain failed: %s", exc)
+        try:
+            serve.delete(APP_NAME)
+        except Exception as exc:
+            log.warning("serve delete failed: %s", exc)
+        if self._started_ray:
+            serve.shutdown()
+            ray.shutdown()

@@ -1,0 +1,1 @@
+"""The Parquet warehouse: Hive-partitioned event files on any fsspec filesystem."""

@@ -1,0 +1,223 @@
+"""The warehouse sink: durable pull consumer -> Arrow -> Parquet, acking only after the write.
+
+Plain asyncio so it runs the same inside a Ray actor, a test, or a benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from causality.bus.stream import DLQ_SUBJECT_PREFIX
+from causality.config import Settings
+from causality.events.arrow import events_to_table
+from causality.events.model import Event, decode_event
+from causality.warehouse.commits import CommittedIndex
+from causality.warehouse.filesystem import open_warehouse
+from causality.warehouse.writer import PartitionedWriter, WrittenFile
+
+log = logging.getLogger(__name__)
+
+AfterWrite = Callable[[list[WrittenFile]], Awaitable[None]]
+
+REASON_HEADER = "Causality-Dead-Letter-Reason"
+SEQ_HEADER = "Causality-Stream-Seq"
+CONSUMER_HEADER = "Causality-Consumer"
+
+
+class SinkStats(msgspec.Struct):
+    """Counters a sink reports through ping/status and the metrics endpoint."""
+
+    messages: int = 0
+    rows_written: int = 0
+    files_written: int = 0
+    duplicates_dropped: int = 0
+    redelivered_skipped: int = 0
+    dead_lettered: int = 0
+    write_failures: int = 0
+    flushes: int = 0
+    last_flush_at: float = 0.0
+
+
+class WarehouseSink:
+    """One member of the sink pool sharing the durable consumer.
+
+    Batches by size and age, drops duplicates within a batch, skips redelivered messages a
+    file already holds (see commits.py), writes one file per partition, then acks. A message
+    that keeps failing goes to the dead-letter stream with the reason.
+    """
+
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        settings: Settings,
+        name: str = "sink",
+        after_write: AfterWrite | None = None,
+    ) -> None:
+        self._js = js
+        self._settings = settings
+        self._name = name
+        self._after_write = after_write
+        fs, root = open_warehouse(settings)
+        self._writer = PartitionedWriter(
+            fs=fs, root=root, partitioning=settings.partitioning, stream=settings.stream_name
+        )
+        self._index = CommittedIndex(fs=fs, root=root, stream=settings.stream_name)
+        self.stats = SinkStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then flush what is held and return."""
+        s = self._settings
+        psub = await self._js.pull_subscribe_bind(durable=s.sink_consumer, stream=s.stream_name)
+        pending: list[Msg] = []
+        first_at = 0.0
+        last_progress = 0.0
+        try:
+            while not stop.is_set():
+                age = time.monotonic() - first_at if pending else 0.0
+                wait = max(0.05, min(1.0, s.sink_flush_interval_s - age))
+                want = max(1, min(s.sink_fetch_size, s.sink_batch_size - len(pending)))
+                try:
+                    msgs = await psub.fetch(batch=want, timeout=wait)
+                except TimeoutError:
+                    msgs = []
+                if msgs and not pending:
+                    first_at = last_progress = time.monotonic()
+                pending.extend(msgs)
+                if not pending:
+                    continue
+                now = time.monotonic()
+                if len(pending) >= s.sink_batch_size or now - first_at >= s.sink_flush_interval_s:
+                    await self.flush(pending)
+                    pending = []
+                elif now - last_progress > s.sink_ack_wait_s / 3:
+                    # still accumulating: keep the server from redelivering what we hold
+                    for msg in pending:
+                        await msg.in_progress()
+                    last_progress = now
+        finally:
+            if pending:
+                await asyncio.shield(self.flush(pending))
+            await psub.unsubscribe()
+
+    async def flush(self, msgs: Sequence[Msg]) -> None:
+        """Write one batch and settle every message in it (ack, nak or dead-letter)."""
+        s = self._settings
+        events: list[Event] = []
+        held: list[Msg] = []
+        seqs: list[int] = []
+        redelivered: set[int] = set()
+        seen: set[tuple[str, str]] = set()
+        to_ack: list[Msg] = []
+        for msg in msgs:
+            meta = msg.metadata
+            seq = meta.sequence.stream
+            try:
+                event = decode_event(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                # a message that cannot be decoded will never succeed: dead-letter it now
+                await self._dead_letter(msg, seq, f"undecodable event: {exc}")
+                continue
+            key = (event.app_id, event.idempotency_key)
+            if key in seen:
+                self.stats.duplicates_dropped += 1
+                to_ack.append(msg)
+                continue
+            seen.add(key)
+            if meta.num_delivered > 1:
+                redelivered.add(len(events))
+            events.append(event)
+            held.append(msg)
+            seqs.append(seq)
+        self.stats.messages += len(msgs)
+        try:
+            written = await asyncio.to_thread(self._write, events, seqs, redelivered)
+        except Exception as exc:
+            self.stats.write_failures += 1
+            log.exception("sink %s: write of %d events failed", self._name, len(events))
+            await self._settle_failed(held, f"write failed: {type(exc).__name__}: {exc}")
+            for msg in to_ack:
+                await msg.ack()
+            return
+        if self._after_write is not None:
+            await self._after_write(written)
+        for msg in to_ack:
+            await msg.ack()
+        for msg in held:
+            await msg.ack()
+        self.stats.flushes += 1
+        self.stats.last_flush_at = time.time()
+
+    def _write(
+        self, events: list[Event], seqs: list[int], redelivered: set[int]
+    ) -> list[WrittenFile]:
+        """Blocking part of a flush (Arrow, zstd, file I/O), run in a worker thread."""
+        if not events:
+            return []
+        groups = self._writer.plan([e.app_id for e in events], [e.timestamp_ms for e in events])
+        if redelivered:
+            groups = self._drop_already_stored(groups, seqs, redelivered)
+            keep = sorted(i for rows in groups.values() for i in rows)
+            if len(keep) < len(events):
+                remap = {old: new for new, old in enumerate(keep)}
+                events = [events[i] for i in keep]
+                seqs = [seqs[i] for i in keep]
+                groups = {p: [remap[i] for i in rows] for p, rows in groups.items()}
+        if not events:
+            return []
+        table = events_to_table(events)
+        written = self._writer.write(table, seqs=seqs, groups=groups)
+        for f in written:
+            self._index.remember(f.partition, f.seqs, f.path)
+        self.stats.rows_written += table.num_rows
+        self.stats.files_written += len(written)
+        return written
+
+    def _drop_already_stored(
+        self, groups: dict[str, list[int]], seqs: list[int], redelivered: set[int]
+    ) -> dict[str, list[int]]:
+        kept: dict[str, list[int]] = {}
+        for partition, rows in groups.items():
+            candidates = {seqs[i] for i in rows if i in redelivered}
+            stored = self._index.stored(partition, candidates) if candidates else set()
+            if stored:
+                self.stats.redelivered_skipped += len(stored)
+                log.info(
+                    "sink %s: %d redelivered events already in %s", self._name, len(stored),
+                    partition,
+                )
+            rest = [i for i in rows if seqs[i] not in stored]
+            if rest:
+                kept[partition] = rest
+        return kept
+
+    async def _settle_failed(self, msgs: Sequence[Msg], reason: str) -> None:
+        """Retry later with backoff, or dead-letter after sink_max_deliver attempts."""
+        for msg in msgs:
+            meta = msg.metadata
+            if meta.num_delivered >= self._settings.sink_max_deliver:
+                await self._dead_letter(msg, meta.sequence.stream, reason)
+            else:
+                await msg.nak(delay=min(2.0**meta.num_delivered, 60.0))
+
+    async def _dead_letter(self, msg: Msg, seq: int, reason: str) -> None:
+        await self._js.publish(
+            f"{DLQ_SUBJECT_PREFIX}.{msg.subject}",
+            msg.data,
+            headers={
+                REASON_HEADER: reason[:1000],
+                SEQ_HEADER: str(seq),
+                CONSUMER_HEADER: self._settings.sink_consumer,
+                "Nats-Msg-Id": f"{self._settings.sink_consumer}:{seq}",
+            },
+        )
+        await msg.ack()
+        self.stats.dead_lettered += 1
+        log.warning("sink %s: dead-lettered stream seq %d: %s", self._name, seq, reason)
