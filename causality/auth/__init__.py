@@ -1,0 +1,5 @@
+"""Who is calling: API keys for SDKs (users, sessions and roles come later).
+
+Import the modules themselves (``causality.auth.api_keys``...); this package re-exports nothing
+so that ``causality.store`` can use the key helpers without import cycles.
+"""
