@@ -76,6 +76,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # -- warehouse sink
     sink_actors: int = 2
     sink_consumer: str = "warehouse-sink"
+    sink_filter_subject: str = ""
     sink_batch_size: int = 10_000
     sink_flush_interval_s: float = 10.0
     sink_fetch_size: int = 1000

@@ -5,8 +5,10 @@ Used by `causality up` and by the test suite, so both run the same start and sto
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,7 +29,8 @@ def serve_environment(settings: Settings) -> dict[str, str]:
     Throughput-optimized mode serves HTTP directly from the gateway replica (no proxy hop);
     with several gateway replicas HAProxy spreads the connections over them.
     """
-    env: dict[str, str] = {}
+    # a laptop stack has no load balancer to drain: do not hold Ctrl-C for 30 s
+    env: dict[str, str] = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1"}
     if settings.throughput_optimized:
         env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
         if settings.gateway_replicas > 1:
@@ -82,6 +85,13 @@ class ServeStack:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._started_ray = False
+        # Serve handles in throughput mode bind to the event loop that first used them and
+        # need it running for their lifetime: give them one of their own.
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="serve-handles", daemon=True
+        )
+        self._loop_thread.start()
 
     def start(self, *, wait_ready_s: float = 180.0) -> None:
         """Start Ray and Serve, deploy, and wait until /ready answers."""
@@ -123,12 +133,19 @@ class ServeStack:
             time.sleep(0.5)
         raise TimeoutError(f"gateway not ready at {url} after {timeout_s:.0f}s: {last}")
 
-    def pipeline_status(self) -> list[dict[str, Any]]:
-        """Per-sink counters from the Pipeline deployment."""
+    def _call_pipeline(self, method: str, timeout_s: float) -> Any:
+        """Call the Pipeline deployment (its handle needs an event loop in fast mode)."""
         from ray import serve
 
-        handle = serve.get_deployment_handle("Pipeline", app_name=APP_NAME)
-        return handle.status.remote().result(timeout_s=30)
+        async def _call() -> Any:
+            handle = serve.get_deployment_handle("Pipeline", app_name=APP_NAME)
+            return await asyncio.wait_for(getattr(handle, method).remote(), timeout_s)
+
+        return asyncio.run_coroutine_threadsafe(_call(), self._loop).result(timeout_s + 5)
+
+    def pipeline_status(self) -> list[dict[str, Any]]:
+        """Per-sink counters from the Pipeline deployment."""
+        return self._call_pipeline("status", 30)
 
     def stop(self) -> None:
         """Flush the sinks first, then take Serve and Ray down."""
@@ -138,14 +155,13 @@ class ServeStack:
         if not ray.is_initialized():
             return
         try:
-            handle = serve.get_deployment_handle("Pipeline", app_name=APP_NAME)
-            handle.drain.remote().result(timeout_s=self._settings.sink_drain_timeout_s + 10)
+            self._call_pipeline("drain", self._settings.sink_drain_timeout_s + 10)
         except Exception as exc:
             log.warning("pipeline drain failed: %s", exc)
-        try:
-            serve.delete(APP_NAME)
-        except Exception as exc:
-            log.warning("serve delete failed: %s", exc)
         if self._started_ray:
             serve.shutdown()
             ray.shutdown()
+        else:  # a shared cluster: remove only our application
+            serve.delete(APP_NAME)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join(timeout=5)

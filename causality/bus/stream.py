@@ -75,6 +75,7 @@ def sink_consumer_config(settings: Settings) -> ConsumerConfig:
         max_deliver=-1,
         max_ack_pending=max(settings.sink_batch_size * max(settings.sink_actors, 1) * 2, 20_000),
         max_waiting=512,
+        filter_subject=settings.sink_filter_subject or None,
     )
 
 

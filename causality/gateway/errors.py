@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from causality.auth.errors import InvalidApiKey, MissingApiKey
+from causality.auth.errors import AuthUnavailable, InvalidApiKey, MissingApiKey
 from causality.bus.errors import BusUnavailable
 from causality.events.errors import BatchTooLarge, InvalidRequest
 
@@ -81,6 +81,10 @@ def to_api_error(exc: Exception) -> ApiError | None:
         return ApiError(413, exc.code, str(exc.reason), field=exc.field)
     if isinstance(exc, InvalidRequest):
         return ApiError(400, exc.code, str(exc.reason), field=exc.field)
+    if isinstance(exc, AuthUnavailable):
+        return ApiError(
+            503, exc.code, "key store unavailable, retry later", headers={"Retry-After": "2"}
+        )
     if isinstance(exc, BusUnavailable):
         return ApiError(
             503,

@@ -64,8 +64,10 @@ class DuckDBEngine:
                     "union_by_name = true, hive_types_autocast = false)"
                 )
             else:
-                self._con.register("_empty_events", pa.Table.from_batches([], EVENTS_SCHEMA))
-                self._con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM _empty_events")
+                typed = ", ".join(
+                    f'CAST(NULL AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in EVENTS_SCHEMA
+                )
+                self._con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {typed} WHERE false")
             self._has_files = has_files
 
     def execute_arrow(self, sql: str, *, limit: int | None = None) -> tuple[pa.Table, bool]:
@@ -75,7 +77,7 @@ class DuckDBEngine:
         cap = limit if limit is not None else self._settings.query_row_limit
         cursor = self._con.cursor()
         try:
-            reader = cursor.execute(sql).fetch_record_batch(rows_per_batch=min(cap + 1, 65536))
+            reader = cursor.sql(sql).to_arrow_reader(min(cap + 1, 65536))
             batches: list[pa.RecordBatch] = []
             rows = 0
             for batch in reader:
@@ -115,6 +117,21 @@ class DuckDBEngine:
     async def close(self) -> None:
         """Close the connection (waits for running queries to notice)."""
         self._con.close()
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type a Parquet column of this Arrow type reads as."""
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_int32(arrow_type):
+        return "INTEGER"
+    if pa.types.is_integer(arrow_type):
+        return "BIGINT"
+    if pa.types.is_floating(arrow_type):
+        return "DOUBLE"
+    return "VARCHAR"
 
 
 def to_result(table: pa.Table, *, truncated: bool, started: float) -> QueryResult:
