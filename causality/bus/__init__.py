@@ -1,0 +1,1 @@
+"""NATS JetStream: stream and consumer setup, publishing, subjects."""
