@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -46,8 +46,13 @@ async def _pool(settings: Settings) -> AsyncIterator[Any]:
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML settings file (also CAUSALITY_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML settings file (also CAUSALITY_CONFIG).",
+)
 @click.option("--data-dir", default=None, help="Where embedded services keep their data.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, data_dir: str | None) -> None:
@@ -149,12 +154,9 @@ def _stream_demo(
     async def _main() -> None:
         stop = asyncio.Event()
 
-        async def _watch() -> None:
-            while not stopping.is_set():
-                await asyncio.sleep(0.2)
-            stop.set()
-
-        watcher = asyncio.create_task(_watch())
+        # the signal handler sets a threading.Event; bridge it into the loop
+        watcher = asyncio.create_task(asyncio.to_thread(stopping.wait))
+        watcher.add_done_callback(lambda _: stop.set())
         stats = await stream_traffic(
             base_url=base_url,
             api_keys=keys,
@@ -240,8 +242,10 @@ def keys_create(ctx: click.Context, app_id: str, name: str) -> None:
         key, plaintext = _run(_go())
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"key id: {key.id}\napp:    {key.app_id}\nkey:    {plaintext}\n"
-               "(store it now: it cannot be shown again)")
+    click.echo(
+        f"key id: {key.id}\napp:    {key.app_id}\nkey:    {plaintext}\n"
+        "(store it now: it cannot be shown again)"
+    )
 
 
 @keys.command("list")
@@ -258,8 +262,7 @@ def keys_list(ctx: click.Context, app_id: str | None) -> None:
     rows = _run(_go())
     _print_table(
         ["id", "app_id", "name", "prefix", "created_at", "revoked_at"],
-        [[k.id, k.app_id, k.name, k.prefix + "…", k.created_at, k.revoked_at or ""]
-         for k in rows],
+        [[k.id, k.app_id, k.name, k.prefix + "…", k.created_at, k.revoked_at or ""] for k in rows],
     )
 
 
@@ -342,9 +345,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
-    fmt: Callable[[list[str]], str] = lambda vals: "  ".join(  # noqa: E731
-        v[:w].ljust(w) for v, w in zip(vals, widths, strict=True)
-    )
+
+    def fmt(vals: list[str]) -> str:
+        return "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths, strict=True))
+
     click.echo(fmt(columns))
     click.echo(fmt(["-" * w for w in widths]))
     for row in cells:

@@ -110,10 +110,10 @@ class ServeStack:
                 runtime_env=None,
             )
             self._started_ray = True
-        serve.start(http_options={"host": self._settings.http_host,
-                                  "port": self._settings.http_port})
-        serve.run(serve_app.build(self._settings), name=APP_NAME, route_prefix="/",
-                  blocking=False)
+        serve.start(
+            http_options={"host": self._settings.http_host, "port": self._settings.http_port}
+        )
+        serve.run(serve_app.build(self._settings), name=APP_NAME, route_prefix="/", blocking=False)
         self._wait_ready(wait_ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:

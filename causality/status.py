@@ -19,7 +19,9 @@ async def collect_status(settings: Settings) -> dict[str, dict[str, Any]]:
     try:
         nc = await connect(url, name="causality-status", connect_timeout_s=2.0)
     except Exception as exc:
-        report["stream"] = {"error": f"NATS at {url} not reachable ({exc}); is `causality up` running?"}
+        report["stream"] = {
+            "error": f"NATS at {url} not reachable ({exc}); is `causality up` running?"
+        }
     else:
         try:
             js = nc.jetstream()
@@ -49,7 +51,9 @@ async def collect_status(settings: Settings) -> dict[str, dict[str, Any]]:
             await nc.close()
     fs, root = open_warehouse(settings)
     files = fs.glob(events_glob(root), detail=True)
-    sizes = [int(info.get("size") or 0) for info in files.values()] if isinstance(files, dict) else []
+    sizes = (
+        [int(info.get("size") or 0) for info in files.values()] if isinstance(files, dict) else []
+    )
     report["warehouse"] = {
         "uri": settings.warehouse,
         "files": len(sizes),

@@ -31,9 +31,7 @@ def message_id(event: Event) -> str:
 class EventPublisher:
     """Publishes events to the events stream and reports which ones JetStream saw before."""
 
-    def __init__(
-        self, *, nc: NATS, js: JetStreamContext, stream: str, timeout_s: float
-    ) -> None:
+    def __init__(self, *, nc: NATS, js: JetStreamContext, stream: str, timeout_s: float) -> None:
         self._nc = nc
         self._js = js
         self._stream = stream

@@ -37,8 +37,10 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         )
     async with AsyncExitStack() as stack:
         nc = await stack.enter_async_context(open_connection(settings.nats_url, name="gateway"))
-        js = nc.jetstream(timeout=settings.publish_timeout_s,
-                          publish_async_max_pending=settings.publish_max_in_flight)
+        js = nc.jetstream(
+            timeout=settings.publish_timeout_s,
+            publish_async_max_pending=settings.publish_max_in_flight,
+        )
         await ensure_topology(js, settings)
         pool = await stack.enter_async_context(
             open_pool(
@@ -94,6 +96,7 @@ def build_gateway_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", "Content-Encoding", "X-API-Key"],
+            expose_headers=["Retry-After"],
             max_age=86_400,
         )
     ]

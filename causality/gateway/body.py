@@ -31,7 +31,9 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", ""):
         raise ApiError(
-            415, "unsupported_encoding", "Content-Encoding must be gzip or identity",
+            415,
+            "unsupported_encoding",
+            "Content-Encoding must be gzip or identity",
             field="Content-Encoding",
         )
     declared = request.headers.get("content-length")
@@ -40,8 +42,9 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             if int(declared) > limit:
                 raise _too_large(limit, "")
         except ValueError:
-            raise ApiError(400, "bad_content_length", "invalid Content-Length",
-                           field="Content-Length") from None
+            raise ApiError(
+                400, "bad_content_length", "invalid Content-Length", field="Content-Length"
+            ) from None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -67,4 +70,7 @@ def _gunzip(data: bytes, *, limit: int) -> bytes:
         raise _too_large(limit, " after decompression")
     if not decompressor.eof:
         raise ApiError(400, "malformed_gzip", "gzip body is truncated", field="body")
+    if decompressor.unused_data:
+        # a second member or trailing junk: refuse rather than silently drop events
+        raise ApiError(400, "malformed_gzip", "unexpected data after the gzip stream", field="body")
     return out

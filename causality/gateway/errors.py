@@ -73,8 +73,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, MissingApiKey):
-        return ApiError(401, exc.code, "missing API key (send it in the X-API-Key header)",
-                        field=exc.field)
+        return ApiError(
+            401, exc.code, "missing API key (send it in the X-API-Key header)", field=exc.field
+        )
     if isinstance(exc, InvalidApiKey):
         return ApiError(401, exc.code, "invalid or revoked API key", field=exc.field)
     if isinstance(exc, BatchTooLarge):

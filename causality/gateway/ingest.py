@@ -20,6 +20,31 @@ from causality.gateway.state import GatewayState
 
 API_KEY_HEADER = "x-api-key"
 
+# rejection metrics are labelled by envelope field; anything else a client invents is folded
+# into one label so clients cannot create unbounded time series
+_REJECTION_LABELS = frozenset(
+    {
+        "type",
+        "device_id",
+        "idempotency_key",
+        "id",
+        "app_id",
+        "user_id",
+        "session_id",
+        "timestamp_ms",
+        "received_at_ms",
+        "correlation_id",
+        "device_context",
+        "properties",
+        "event",
+    }
+)
+
+
+def _metric_label(field: str) -> str:
+    head = field.split(".", 1)[0].split("[", 1)[0]
+    return head if head in _REJECTION_LABELS else "unknown_field"
+
 
 def _state(request: Request) -> GatewayState:
     return request.app.state.gateway  # type: ignore[no-any-return]
@@ -65,7 +90,7 @@ async def _handle(request: Request, state: GatewayState, *, single: bool) -> Res
     else:
         result = state.validator.validate_batch(body, app_id=key.app_id, now_ms=now_ms)
     for rejection in result.rejected:
-        state.metrics.events_rejected.labels(rejection.field.split(".", 1)[0]).inc()
+        state.metrics.events_rejected.labels(_metric_label(rejection.field)).inc()
     if single and result.rejected:
         r = result.rejected[0]
         raise ApiError(400, "invalid_event", r.reason, field=r.field)

@@ -21,6 +21,7 @@ from causality.query.engine import QueryError, QueryResult, QueryTimeout
 from causality.warehouse.filesystem import is_local, open_warehouse
 from causality.warehouse.layout import events_glob
 
+
 class DuckDBEngine:
     """One DuckDB connection per engine; queries run in worker threads on cursors."""
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from causality.bus.stream import DLQ_SUBJECT_PREFIX
@@ -88,6 +89,12 @@ class WarehouseSink:
                     msgs = await psub.fetch(batch=want, timeout=wait)
                 except TimeoutError:
                     msgs = []
+                except NatsError as exc:
+                    # NATS restarting: the client reconnects on its own; what we hold is
+                    # still ours to flush, and unacked messages will be redelivered anyway
+                    log.warning("sink %s: fetch failed (%s); retrying", self._name, exc)
+                    await asyncio.sleep(0.5)
+                    msgs = []
                 if msgs and not pending:
                     first_at = last_progress = time.monotonic()
                 pending.extend(msgs)
@@ -95,8 +102,10 @@ class WarehouseSink:
                     continue
                 now = time.monotonic()
                 if len(pending) >= s.sink_batch_size or now - first_at >= s.sink_flush_interval_s:
-                    await self.flush(pending)
-                    pending = []
+                    # hand the batch over first: if the flush is interrupted, the shutdown
+                    # path must not write it a second time (redelivery takes care of it)
+                    batch, pending = pending, []
+                    await self.flush(batch)
                 elif now - last_progress > s.sink_ack_wait_s / 3:
                     # still accumulating: keep the server from redelivering what we hold
                     for msg in pending:
@@ -109,7 +118,6 @@ class WarehouseSink:
 
     async def flush(self, msgs: Sequence[Msg]) -> None:
         """Write one batch and settle every message in it (ack, nak or dead-letter)."""
-        s = self._settings
         events: list[Event] = []
         held: list[Msg] = []
         seqs: list[int] = []
@@ -190,7 +198,9 @@ class WarehouseSink:
             if stored:
                 self.stats.redelivered_skipped += len(stored)
                 log.info(
-                    "sink %s: %d redelivered events already in %s", self._name, len(stored),
+                    "sink %s: %d redelivered events already in %s",
+                    self._name,
+                    len(stored),
                     partition,
                 )
             rest = [i for i in rows if seqs[i] not in stored]
