@@ -16,7 +16,10 @@ from causality.config import Settings
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
-MAX_FAILED_HEARTBEATS = 10
+# a restarting actor answers the call queued for it once it is back, so several failed
+# heartbeats in a row mean Ray has given up on it
+MAX_FAILED_HEARTBEATS = 3
+NAMESPACE = "causality"
 
 
 class SinkPool:
@@ -34,7 +37,10 @@ class SinkPool:
         self._failures: dict[str, int] = {}
 
     def _spawn(self, name: str) -> ActorHandle:
-        return WarehouseSinkActor.remote(self._settings, name)
+        # named, so operators (and tests) can find a sink with ray.get_actor
+        return WarehouseSinkActor.options(name=name, namespace=NAMESPACE).remote(
+            self._settings, name
+        )
 
     async def start(self) -> None:
         """Spawn the actors and begin the heartbeat."""

@@ -20,8 +20,7 @@ async def stored_keys(settings: Settings, app_id: str) -> dict[str, int]:
     engine = DuckDBEngine(settings=settings)
     try:
         result = await engine.query(
-            "SELECT idempotency_key, count(*) FROM events "
-            f"WHERE app_id = '{app_id}' GROUP BY 1"
+            f"SELECT idempotency_key, count(*) FROM events WHERE app_id = '{app_id}' GROUP BY 1"
         )
     finally:
         await engine.close()
@@ -44,8 +43,7 @@ async def test_outage_answers_503_and_loses_nothing(
         assert r.status_code == 202, r.text
         nats_server.stop()
         try:
-            r = await client.post("/api/v1/events/batch", json={"events": during},
-                                  headers=headers)
+            r = await client.post("/api/v1/events/batch", json={"events": during}, headers=headers)
             assert r.status_code == 503, r.text
             assert r.headers["retry-after"].isdigit()
             assert r.json()["error"]["code"] == "bus_unavailable"
@@ -64,8 +62,7 @@ async def test_outage_answers_503_and_loses_nothing(
 
         async def retried() -> Any:
             # the SDK's retry: the very same events, same idempotency keys
-            r = await client.post("/api/v1/events/batch", json={"events": during},
-                                  headers=headers)
+            r = await client.post("/api/v1/events/batch", json={"events": during}, headers=headers)
             return r if r.status_code == 202 else None
 
         r = await wait_for(retried, timeout=30)
