@@ -41,7 +41,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     nats_url: str | None = None
     embedded_nats_port: int = 4222
     stream_name: str = "CAUSALITY_EVENTS"
-    stream_subjects: str = "events.>"
     dlq_stream_name: str = "CAUSALITY_DLQ"
     dedup_window_s: float = 600.0
     stream_max_age_s: float = 7 * 24 * 3600.0

@@ -21,6 +21,7 @@ from nats.js.api import (
 from nats.js.errors import APIError, NotFoundError
 
 from causality.bus.errors import StreamConfigError
+from causality.bus.subjects import subject_filter
 from causality.config import Settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def events_stream_config(settings: Settings) -> StreamConfig:
     return StreamConfig(
         name=settings.stream_name,
         description="Causality events: events.<app_id>.<category>.<type>",
-        subjects=[settings.stream_subjects],
+        subjects=[subject_filter()],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
