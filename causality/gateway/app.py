@@ -50,7 +50,10 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
             )
         )
         await migrate(pool)
-        authenticator = ApiKeyAuthenticator(pool=pool, ttl_s=settings.api_key_cache_ttl_s)
+        # entered after the pool so its pending last-used writes flush before the pool closes
+        authenticator = await stack.enter_async_context(
+            ApiKeyAuthenticator(pool=pool, ttl_s=settings.api_key_cache_ttl_s)
+        )
         yield GatewayState(
             settings=settings,
             pool=pool,
@@ -58,19 +61,12 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
                 nc=nc, js=js, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
             ),
             authenticator=authenticator,
-            validator=EventValidator(
-                backfill_horizon_ms=settings.backfill_horizon_days * 86_400_000,
-                max_future_ms=settings.max_future_skew_s * 1000,
-                max_batch_events=settings.max_batch_events,
-            ),
+            validator=EventValidator.from_settings(settings),
             limiter=TokenBucketLimiter(
                 rate=settings.rate_limit_events_per_s, burst=settings.rate_limit_burst
             ),
             metrics=GatewayMetrics(),
         )
-        close = getattr(authenticator, "close", None)
-        if close is not None:
-            await close()
 
 
 def build_gateway_app(settings: Settings) -> Starlette:

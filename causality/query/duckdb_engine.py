@@ -41,6 +41,8 @@ class DuckDBEngine:
             self._con.register_filesystem(fs)
         self._con.execute("SET allowed_directories = ?", [[self._root.rstrip("/") + "/"]])
         self._con.execute("SET enable_external_access = false")
+        # nothing a query says can loosen the settings above (memory, paths, access)
+        self._con.execute("SET lock_configuration = true")
         self._has_files: bool | None = None
         self._lock = threading.Lock()
         self._refresh_view()
@@ -73,6 +75,11 @@ class DuckDBEngine:
 
     def execute_arrow(self, sql: str, *, limit: int | None = None) -> tuple[pa.Table, bool]:
         """Run synchronously and return an Arrow table capped at ``limit`` rows."""
+        if not self._local:
+            # s3fs's glob lists afresh but never overwrites a directory listing it cached
+            # earlier, and file lookups trust that cache: a file another process added since
+            # would be "not found". One LIST per query keeps the cache (and so no HEAD per file).
+            self._fs.invalidate_cache()
         if not self._has_files:
             self._refresh_view()
         cap = limit if limit is not None else self._settings.query_row_limit
@@ -90,7 +97,7 @@ class DuckDBEngine:
         except duckdb.InterruptException as exc:
             raise QueryTimeout("query timed out") from exc
         except duckdb.Error as exc:
-            raise QueryError(str(exc).split("\n", 1)[0]) from exc
+            raise QueryError(_first_useful_line(str(exc))) from exc
         finally:
             cursor.close()
         truncated = table.num_rows > cap
@@ -118,6 +125,16 @@ class DuckDBEngine:
     async def close(self) -> None:
         """Close the connection (waits for running queries to notice)."""
         self._con.close()
+
+
+def _first_useful_line(message: str) -> str:
+    """DuckDB's one-line summary; for errors raised inside fsspec, the exception's last line."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if not lines:
+        return "query failed"
+    if lines[0].startswith("Traceback"):
+        return lines[-1].strip()
+    return lines[0]
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:

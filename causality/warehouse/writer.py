@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from collections.abc import Sequence
 
 import fsspec
@@ -29,9 +31,10 @@ class WrittenFile(msgspec.Struct, frozen=True):
 class PartitionedWriter:
     """Splits a table by partition and writes each part as one zstd Parquet file.
 
-    Each file is written under a temporary name and moved into place, so a reader (or a
-    crash) never sees half a file; on object stores the upload itself is atomic and the
-    move is a server-side copy.
+    A reader (or a crash) never sees half a file: locally each file is written and fsynced
+    under a temporary name, then renamed into place; on object stores it is encoded in
+    memory and uploaded once to its final key, since an upload is published whole or not at
+    all (a move there would be a copy plus a delete, and a failed write would still upload).
     """
 
     def __init__(
@@ -69,36 +72,41 @@ class PartitionedWriter:
     def _write_one(self, partition: str, table: pa.Table, seqs: tuple[int, ...]) -> str:
         directory = f"{self._root}/{partition}"
         final = f"{directory}/{new_file_name()}"
-        temp = final + TEMP_SUFFIX
         metadata = dict(table.schema.metadata or {})
         metadata[STREAM_METADATA_KEY] = self._stream
         metadata[SEQS_METADATA_KEY] = encode_ranges(seqs)
         table = table.replace_schema_metadata(metadata)
-        if self._local:
-            self._fs.makedirs(directory, exist_ok=True)
-        with self._fs.open(temp, "wb") as fh:
-            pq.write_table(
-                table,
-                fh,
-                compression="zstd",
-                compression_level=self._level,
-                use_dictionary=True,
-                write_statistics=True,
-            )
-            if self._local:
-                fh.flush()
-                _fsync(fh)
-        self._fs.mv(temp, final)
+        if not self._local:
+            buffer = io.BytesIO()
+            self._encode(table, buffer)
+            self._fs.pipe_file(final, buffer.getvalue())
+            return final
+        temp = final + TEMP_SUFFIX
+        os.makedirs(directory, exist_ok=True)
+        with open(temp, "wb") as fh:
+            self._encode(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the ack, not in the page cache
+        os.replace(temp, final)
+        _fsync_dir(directory)  # the rename itself must survive a power cut too
         return final
 
+    def _encode(self, table: pa.Table, sink: object) -> None:
+        """One zstd Parquet file with statistics (for DuckDB's row-group pruning)."""
+        pq.write_table(
+            table,
+            sink,
+            compression="zstd",
+            compression_level=self._level,
+            use_dictionary=True,
+            write_statistics=True,
+        )
 
-def _fsync(fh: object) -> None:
-    """Durability before the ack: the data must be on disk, not in the page cache."""
-    import os
 
-    fileno = getattr(fh, "fileno", None)
-    if fileno is None:
-        inner = getattr(fh, "f", None)
-        fileno = getattr(inner, "fileno", None)
-    if fileno is not None:
-        os.fsync(fileno())
+def _fsync_dir(directory: str) -> None:
+    """Persist a directory entry (POSIX: a rename is durable once its directory is synced)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
