@@ -7,7 +7,6 @@ sink actors, supervised here. Builder arguments override ``CAUSALITY_*`` setting
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -39,8 +38,8 @@ class Pipeline:
         return await self._pool.stop()
 
     async def check_health(self) -> None:
-        """Serve's health probe: the supervisor itself must be alive."""
-        await asyncio.sleep(0)
+        """Serve's health probe: a dead supervision loop makes Serve replace this replica."""
+        self._pool.check()
 
     async def __del__(self) -> None:
         await self._pool.stop()

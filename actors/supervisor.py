@@ -78,6 +78,12 @@ class SinkPool:
                 log.exception("sink heartbeat failed")
             await asyncio.sleep(HEARTBEAT_S)
 
+    def check(self) -> None:
+        """Raise if the heartbeat loop died: then nothing would restart a failed sink."""
+        if self._task is not None and self._task.done() and not self._stopping:
+            exc = None if self._task.cancelled() else self._task.exception()
+            raise RuntimeError(f"sink supervision stopped: {exc!r}")
+
     async def status(self) -> list[dict[str, Any]]:
         """Each sink's counters, without restarting anything."""
         out = []
