@@ -55,7 +55,7 @@ class WarehouseSinkActor:
         await ensure_topology(js, s)
         await ensure_consumer(js, s.stream_name, sink_consumer_config(s))
         self._sink = WarehouseSink(
-            js=js, settings=s, name=self._name, after_write=self._after_write
+            nc=self._nc, settings=s, name=self._name, after_write=self._after_write
         )
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._sink.run(self._stop))

@@ -153,13 +153,10 @@ async def _jetstream_floor(
     counter = itertools.count()
     result = LoadResult(seconds=seconds)
     async with open_connection(settings.nats_url, name="bench-floor") as nc:
-        js = nc.jetstream(
-            timeout=settings.publish_timeout_s,
-            publish_async_max_pending=settings.publish_max_in_flight,
-        )
+        js = nc.jetstream(timeout=settings.publish_timeout_s)
         await ensure_topology(js, settings)
         publisher = EventPublisher(
-            nc=nc, js=js, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
+            nc=nc, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
         )
         start = time.perf_counter() + warmup_s
         end = start + seconds

@@ -84,9 +84,9 @@ async def prefill(settings: Settings, *, events: int, concurrency: int = 8) -> i
     validator = EventValidator.from_settings(settings)
     bodies = BodyFactory(size=100, prefix="sinkbench")
     async with open_connection(settings.nats_url, name="bench-prefill") as nc:
-        js = nc.jetstream(timeout=10.0, publish_async_max_pending=settings.publish_max_in_flight)
+        js = nc.jetstream(timeout=10.0)
         await ensure_topology(js, settings)
-        publisher = EventPublisher(nc=nc, js=js, stream=settings.stream_name, timeout_s=30.0)
+        publisher = EventPublisher(nc=nc, stream=settings.stream_name, timeout_s=30.0)
         left = events
 
         async def worker() -> None:
@@ -228,8 +228,7 @@ def _sink_child(
     async def main() -> None:
         assert settings.nats_url
         async with open_connection(settings.nats_url, name=name) as nc:
-            js = nc.jetstream()
-            sink = WarehouseSink(js=js, settings=settings, name=name)
+            sink = WarehouseSink(nc=nc, settings=settings, name=name)
             ready.set()
             await asyncio.to_thread(go.wait)
             done = asyncio.Event()

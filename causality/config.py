@@ -48,7 +48,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     stream_max_msgs: int = -1
     stream_replicas: int = 1
     publish_timeout_s: float = 5.0
-    publish_max_in_flight: int = 4096
 
     # -- PostgreSQL
     postgres_dsn: str | None = None
@@ -86,6 +85,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # -- query
     query_row_limit: int = 10_000
     query_timeout_s: float = 30.0
+
+    # -- users and sessions
+    session_ttl_s: float = 12 * 3600.0
+    session_cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_window_s: float = 900.0
 
     log_level: str = "INFO"
 

@@ -37,11 +37,11 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         )
     async with AsyncExitStack() as stack:
         nc = await stack.enter_async_context(open_connection(settings.nats_url, name="gateway"))
-        js = nc.jetstream(
-            timeout=settings.publish_timeout_s,
-            publish_async_max_pending=settings.publish_max_in_flight,
+        await ensure_topology(nc.jetstream(timeout=settings.publish_timeout_s), settings)
+        publisher = EventPublisher(
+            nc=nc, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
         )
-        await ensure_topology(js, settings)
+        stack.push_async_callback(publisher.aclose)
         pool = await stack.enter_async_context(
             open_pool(
                 settings.postgres_dsn,
@@ -57,9 +57,7 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         yield GatewayState(
             settings=settings,
             pool=pool,
-            publisher=EventPublisher(
-                nc=nc, js=js, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
-            ),
+            publisher=publisher,
             authenticator=authenticator,
             validator=EventValidator.from_settings(settings),
             limiter=TokenBucketLimiter(

@@ -11,10 +11,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 
+from causality.bus.puller import BatchPuller, delivery_info
 from causality.bus.stream import DLQ_SUBJECT_PREFIX
 from causality.config import Settings
 from causality.events.arrow import events_to_table
@@ -57,12 +58,13 @@ class WarehouseSink:
     def __init__(
         self,
         *,
-        js: JetStreamContext,
+        nc: NATS,
         settings: Settings,
         name: str = "sink",
         after_write: AfterWrite | None = None,
     ) -> None:
-        self._js = js
+        self._nc = nc
+        self._js = nc.jetstream()
         self._settings = settings
         self._name = name
         self._after_write = after_write
@@ -76,7 +78,13 @@ class WarehouseSink:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then flush what is held and return."""
         s = self._settings
-        psub = await self._js.pull_subscribe_bind(durable=s.sink_consumer, stream=s.stream_name)
+        async with BatchPuller(
+            nc=self._nc, stream=s.stream_name, durable=s.sink_consumer
+        ) as puller:
+            await self._consume(puller, stop)
+
+    async def _consume(self, puller: BatchPuller, stop: asyncio.Event) -> None:
+        s = self._settings
         pending: list[Msg] = []
         first_at = 0.0
         last_progress = 0.0
@@ -86,9 +94,7 @@ class WarehouseSink:
                 wait = max(0.05, min(1.0, s.sink_flush_interval_s - age))
                 want = max(1, min(s.sink_fetch_size, s.sink_batch_size - len(pending)))
                 try:
-                    msgs = await psub.fetch(batch=want, timeout=wait)
-                except TimeoutError:
-                    msgs = []
+                    msgs = await puller.fetch(batch=want, wait_s=wait)
                 except NatsError as exc:
                     # NATS restarting: the client reconnects on its own; what we hold is
                     # still ours to flush, and unacked messages will be redelivered anyway
@@ -114,7 +120,6 @@ class WarehouseSink:
         finally:
             if pending:
                 await asyncio.shield(self.flush(pending))
-            await psub.unsubscribe()
 
     async def flush(self, msgs: Sequence[Msg]) -> None:
         """Write one batch and settle every message in it (ack, nak or dead-letter)."""
@@ -125,8 +130,7 @@ class WarehouseSink:
         seen: set[tuple[str, str]] = set()
         to_ack: list[Msg] = []
         for msg in msgs:
-            meta = msg.metadata
-            seq = meta.sequence.stream
+            delivered, seq = delivery_info(msg)
             try:
                 event = decode_event(msg.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -139,7 +143,7 @@ class WarehouseSink:
                 to_ack.append(msg)
                 continue
             seen.add(key)
-            if meta.num_delivered > 1:
+            if delivered > 1:
                 redelivered.add(len(events))
             events.append(event)
             held.append(msg)
@@ -211,11 +215,11 @@ class WarehouseSink:
     async def _settle_failed(self, msgs: Sequence[Msg], reason: str) -> None:
         """Retry later with backoff, or dead-letter after sink_max_deliver attempts."""
         for msg in msgs:
-            meta = msg.metadata
-            if meta.num_delivered >= self._settings.sink_max_deliver:
-                await self._dead_letter(msg, meta.sequence.stream, reason)
+            delivered, seq = delivery_info(msg)
+            if delivered >= self._settings.sink_max_deliver:
+                await self._dead_letter(msg, seq, reason)
             else:
-                await msg.nak(delay=min(2.0**meta.num_delivered, 60.0))
+                await msg.nak(delay=min(2.0**delivered, 60.0))
 
     async def _dead_letter(self, msg: Msg, seq: int, reason: str) -> None:
         await self._js.publish(

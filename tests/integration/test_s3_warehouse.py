@@ -154,7 +154,7 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
 async def publish(nc: NATS, settings: Settings, events: list[Event]) -> None:
     js = nc.jetstream()
     await ensure_topology(js, settings)
-    publisher = EventPublisher(nc=nc, js=js, stream=settings.stream_name, timeout_s=10)
+    publisher = EventPublisher(nc=nc, stream=settings.stream_name, timeout_s=10)
     flags = await publisher.publish(events)
     assert not any(flags)
 
@@ -167,7 +167,7 @@ async def consumer_settled(nc: NATS, settings: Settings) -> bool:
 async def run_sink_until_settled(nc: NATS, settings: Settings, name: str) -> WarehouseSink:
     conn = await connect(settings.nats_url or "", name=name)
     stop = asyncio.Event()
-    sink = WarehouseSink(js=conn.jetstream(), settings=settings, name=name)
+    sink = WarehouseSink(nc=conn, settings=settings, name=name)
     task = asyncio.create_task(sink.run(stop))
     try:
         await wait_for(lambda: consumer_settled(nc, settings), timeout=60)
@@ -211,9 +211,7 @@ async def test_sink_writes_to_s3_and_duckdb_reads_it_back(
         await asyncio.Event().wait()
 
     conn = await connect(nats_url, name="s3-sink-a1")
-    dying = WarehouseSink(
-        js=conn.jetstream(), settings=per_app[app_a], name="a1", after_write=hang_after_write
-    )
+    dying = WarehouseSink(nc=conn, settings=per_app[app_a], name="a1", after_write=hang_after_write)
     task = asyncio.create_task(dying.run(asyncio.Event()))
     await asyncio.wait_for(wrote.wait(), 30)
     await conn.close()

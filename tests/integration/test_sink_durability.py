@@ -62,7 +62,7 @@ async def publish(nc: NATS, settings: Settings, app_id: str, n: int) -> list[str
     body = json.dumps({"events": [envelope() for _ in range(n)]}).encode()
     result = validator.validate_batch(body, app_id=app_id, now_ms=int(time.time() * 1000))
     assert not result.rejected
-    publisher = EventPublisher(nc=nc, js=js, stream=settings.stream_name, timeout_s=10)
+    publisher = EventPublisher(nc=nc, stream=settings.stream_name, timeout_s=10)
     flags = await publisher.publish(result.accepted)
     assert not any(flags)
     return [e.id for e in result.accepted]
@@ -104,9 +104,7 @@ async def test_crash_after_write_before_ack_stores_nothing_twice(
         await asyncio.Event().wait()
 
     conn_a = await connect(settings.nats_url or "", name="sink-a")
-    sink_a = WarehouseSink(
-        js=conn_a.jetstream(), settings=settings, name="a", after_write=hang_after_write
-    )
+    sink_a = WarehouseSink(nc=conn_a, settings=settings, name="a", after_write=hang_after_write)
     task_a = asyncio.create_task(sink_a.run(asyncio.Event()))
     await asyncio.wait_for(wrote.wait(), 30)
     await conn_a.close()
@@ -120,7 +118,7 @@ async def test_crash_after_write_before_ack_stores_nothing_twice(
     ids += await publish(nc, settings, app_id, 300)
     conn_b = await connect(settings.nats_url or "", name="sink-b")
     stop_b = asyncio.Event()
-    sink_b = WarehouseSink(js=conn_b.jetstream(), settings=settings, name="b")
+    sink_b = WarehouseSink(nc=conn_b, settings=settings, name="b")
     task_b = asyncio.create_task(sink_b.run(stop_b))
     try:
         await wait_for(lambda: consumer_settled(nc, settings), timeout=60)
