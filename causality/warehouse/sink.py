@@ -86,10 +86,14 @@ class WarehouseSink:
     async def _consume(self, puller: BatchPuller, stop: asyncio.Event) -> None:
         s = self._settings
         pending: list[Msg] = []
+        flushing: asyncio.Task[None] | None = None
         first_at = 0.0
         last_progress = 0.0
         try:
             while not stop.is_set():
+                if flushing is not None and flushing.done():
+                    flushing.result()  # a failed flush must not go unnoticed
+                    flushing = None
                 age = time.monotonic() - first_at if pending else 0.0
                 wait = max(0.05, min(1.0, s.sink_flush_interval_s - age))
                 want = max(1, min(s.sink_fetch_size, s.sink_batch_size - len(pending)))
@@ -109,17 +113,27 @@ class WarehouseSink:
                 now = time.monotonic()
                 if len(pending) >= s.sink_batch_size or now - first_at >= s.sink_flush_interval_s:
                     # hand the batch over first: if the flush is interrupted, the shutdown
-                    # path must not write it a second time (redelivery takes care of it)
+                    # path must not write it a second time (redelivery takes care of it).
+                    # One flush runs while the next batch is fetched; never two at once.
                     batch, pending = pending, []
-                    await self.flush(batch)
+                    if flushing is not None:
+                        await flushing
+                    flushing = asyncio.create_task(self.flush(batch))
                 elif now - last_progress > s.sink_ack_wait_s / 3:
                     # still accumulating: keep the server from redelivering what we hold
                     for msg in pending:
                         await msg.in_progress()
                     last_progress = now
-        finally:
-            if pending:
-                await asyncio.shield(self.flush(pending))
+        except asyncio.CancelledError:
+            # a hard stop: whatever is unacked will be redelivered, to this sink or another
+            if flushing is not None:
+                flushing.cancel()
+            raise
+        # a graceful stop: finish the flush in flight, then flush what is held
+        if flushing is not None:
+            await flushing
+        if pending:
+            await self.flush(pending)
 
     async def flush(self, msgs: Sequence[Msg]) -> None:
         """Write one batch and settle every message in it (ack, nak or dead-letter)."""
