@@ -90,6 +90,7 @@ def up(ctx: click.Context, demo: bool, demo_rate: float) -> None:
         click.echo("starting Ray and the Serve application ...")
         stack.start()
         app_id, key = _run(_demo_app(resolved, names=["demo"]))
+        admin = _run(_first_admin(resolved))
         extra: dict[str, str] = {}
         if demo:
             extra = _run(_demo_apps(resolved))
@@ -101,6 +102,7 @@ def up(ctx: click.Context, demo: bool, demo_rate: float) -> None:
             f"  warehouse:    {resolved.warehouse}\n"
             f"  NATS:         {resolved.nats_url}\n"
             f"  demo app:     {app_id}\n"
+            f"{_admin_banner(admin)}"
             f"  API key:      {key}   (shown once; stored hashed)\n\n"
             f"  curl -X POST {base}/api/v1/events/ingest -H 'X-API-Key: {key}' \\\n"
             f"       -H 'Content-Type: application/json' \\\n"
@@ -287,6 +289,126 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+# -- users ---------------------------------------------------------------------------------
+
+FIRST_ADMIN_EMAIL = "admin@localhost"
+
+
+async def _first_admin(settings: Settings) -> tuple[str, str] | None:
+    """On first run (no user at all), an admin with a generated password, returned once."""
+    from causality.auth.passwords import generate_password, hash_password
+    from causality.auth.roles import Role
+    from causality.store import users as repo
+    from causality.store.errors import UserExists
+
+    async with _pool(settings) as pool:
+        if await repo.count_users(pool):
+            return None
+        password = generate_password()
+        try:
+            await repo.create_user(
+                pool,
+                email=FIRST_ADMIN_EMAIL,
+                password_hash=hash_password(password),
+                role=Role.ADMIN,
+            )
+        except UserExists:  # another `up` won the race; its banner shows the password
+            return None
+        return FIRST_ADMIN_EMAIL, password
+
+
+def _admin_banner(admin: tuple[str, str] | None) -> str:
+    if admin is None:
+        return ""
+    email, password = admin
+    return (
+        f"  admin login:  {email}\n"
+        f"  password:     {password}   (shown once; `causality users create` adds more)\n"
+    )
+
+
+@main.group()
+def users() -> None:
+    """Users of the web UI and analytics API (roles: admin, editor, viewer)."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option(
+    "--role", type=click.Choice(["admin", "editor", "viewer"]), default="viewer", show_default=True
+)
+@click.option("--password", default=None, help="Prefer --prompt: arguments end up in history.")
+@click.option("--prompt", "ask", is_flag=True, help="Ask for the password.")
+@click.option("--app", "app_ids", multiple=True, help="Limit to this app (repeatable).")
+@click.pass_context
+def users_create(
+    ctx: click.Context,
+    email: str,
+    role: str,
+    password: str | None,
+    ask: bool,
+    app_ids: tuple[str, ...],
+) -> None:
+    """Create a user; without --password or --prompt a password is generated and printed
+    once."""
+    from causality.auth.errors import WeakPassword
+    from causality.auth.passwords import generate_password, hash_password
+    from causality.auth.roles import Role
+    from causality.store import users as repo
+    from causality.store.errors import StoreError
+
+    if ask:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    generated = password is None
+    secret = generate_password() if password is None else password
+    try:
+        password_hash = hash_password(secret)
+    except WeakPassword as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await repo.create_user(
+                pool,
+                email=email,
+                password_hash=password_hash,
+                role=Role(role),
+                app_ids=app_ids or None,
+            )
+
+    try:
+        user = _run(_go())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+    if generated:
+        click.echo(f"password: {secret}\n(store it now: it cannot be shown again)")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """List users (never their password hashes)."""
+    from causality.store import users as repo
+
+    async def _go() -> Any:
+        async with _pool(_settings(ctx)) as pool:
+            return await repo.list_users(pool)
+
+    rows = _run(_go())
+    if as_json:
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    _print_table(
+        ["id", "email", "role", "disabled", "apps", "created_at"],
+        [
+            [u.id, u.email, u.role, u.disabled, ",".join(u.app_ids or ()) or "all", u.created_at]
+            for u in rows
+        ],
+    )
+
+
 # -- sql and status ------------------------------------------------------------------------
 
 
@@ -340,6 +462,38 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{section}:")
         for key, value in values.items():
             click.echo(f"  {key:<22} {value}")
+
+
+# -- compaction ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--app", "app_id", default=None, help="Only this app's partitions.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--target-mb", type=int, default=None, help="Merged file size (default setting).")
+@click.option("--min-files", type=int, default=None, help="Small files a partition needs.")
+@click.pass_context
+def compact(
+    ctx: click.Context,
+    app_id: str | None,
+    dry_run: bool,
+    target_mb: int | None,
+    min_files: int | None,
+) -> None:
+    """Merge the small files of closed hours in this process (`jobs.compact` does it on Ray)."""
+    from causality.warehouse.compactor import describe_summary, run_compaction
+
+    summary = run_compaction(
+        _settings(ctx),
+        app_id=app_id,
+        dry_run=dry_run,
+        target_file_mb=target_mb,
+        min_files=min_files,
+        echo=click.echo,
+    )
+    click.echo(describe_summary(summary, dry_run=dry_run))
+    if summary.skipped:
+        raise click.ClickException(f"{summary.skipped} tasks skipped; see the lines above")
 
 
 def _print_table(columns: list[str], rows: list[list[Any]]) -> None:

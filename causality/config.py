@@ -85,6 +85,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # -- query
     query_row_limit: int = 10_000
     query_timeout_s: float = 30.0
+    query_engine: Literal["duckdb", "trino"] = "duckdb"
+    query_max_row_limit: int = 100_000
+    query_memory_limit: str = "1GB"
+    query_threads: int = 2
+    query_max_result_bytes: int = 50 * 1024 * 1024
+    trino_url: str = ""
+    trino_catalog: str = "hive"
+    trino_schema: str = "causality"
+    trino_user: str = "causality"
+    trino_password: str | None = None
+
+    # -- compaction (jobs/compact.py, `causality compact`)
+    compaction_target_file_mb: int = 128
+    compaction_min_files: int = 10
+    compaction_closed_grace_s: float = 600.0
 
     # -- users and sessions
     session_ttl_s: float = 12 * 3600.0

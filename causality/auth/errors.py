@@ -44,3 +44,33 @@ class AuthUnavailable(AuthError):
     code = "auth_unavailable"
     exposed = False
     transient = True
+
+
+class InvalidCredentials(AuthError):
+    """Wrong email or password, or a disabled user (deliberately indistinguishable, so the
+    login form is not an oracle for which accounts exist)."""
+
+    code = "invalid_credentials"
+
+    def __init__(self, message: str = "invalid email or password") -> None:
+        super().__init__(message)
+
+
+class LoginRateLimited(AuthError):
+    """Too many failed logins for this email or from this address; retry after some time."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (LoginRateLimited, (self.retry_after_s,))
+
+
+class WeakPassword(AuthError):
+    """A new password does not meet the policy; the message says which rule."""
+
+    code = "weak_password"
+    field = "password"

@@ -13,16 +13,26 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from causality.auth.api_keys import ApiKeyAuthenticator
+from causality.auth.housekeeping import auth_housekeeping
 from causality.bus.connection import open_connection
 from causality.bus.publisher import EventPublisher
 from causality.bus.stream import ensure_topology
 from causality.config import Settings, SettingsError
 from causality.events.validation import EventValidator
-from causality.gateway import health, ingest
-from causality.gateway.errors import handle_exception, handle_http_exception
+from causality.gateway import (
+    admin_routes,
+    auth_routes,
+    health,
+    ingest,
+    insight_routes,
+    query_routes,
+    stream_routes,
+)
+from causality.gateway.errors import ApiError, handle_exception, handle_http_exception
 from causality.gateway.ratelimit import TokenBucketLimiter
 from causality.gateway.state import GatewayState
 from causality.observability.metrics import GatewayMetrics
+from causality.query.factory import query_engine
 from causality.store.db import migrate, open_pool
 
 log = logging.getLogger(__name__)
@@ -54,6 +64,10 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         authenticator = await stack.enter_async_context(
             ApiKeyAuthenticator(pool=pool, ttl_s=settings.api_key_cache_ttl_s)
         )
+        await stack.enter_async_context(
+            auth_housekeeping(pool, login_window_s=settings.login_window_s)
+        )
+        engine = await stack.enter_async_context(query_engine(settings))
         yield GatewayState(
             settings=settings,
             pool=pool,
@@ -64,6 +78,8 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
                 rate=settings.rate_limit_events_per_s, burst=settings.rate_limit_burst
             ),
             metrics=GatewayMetrics(),
+            engine=engine,
+            nc=nc,
         )
 
 
@@ -83,13 +99,24 @@ def build_gateway_app(settings: Settings) -> Starlette:
         Route("/metrics", health.metrics, methods=["GET"]),
         Route("/api/v1/events/ingest", ingest.ingest_one, methods=["POST"]),
         Route("/api/v1/events/batch", ingest.ingest_batch, methods=["POST"]),
+        *auth_routes.routes(),
+        *admin_routes.routes(),
+        *query_routes.routes(),
+        *insight_routes.routes(),
+        *stream_routes.routes(),
     ]
     middleware = [
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_allow_origins),
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Content-Type", "Content-Encoding", "X-API-Key"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Content-Type",
+                "Content-Encoding",
+                "X-API-Key",
+                "X-CSRF-Token",
+                "Authorization",
+            ],
             expose_headers=["Retry-After"],
             max_age=86_400,
         )
@@ -98,5 +125,10 @@ def build_gateway_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={HTTPException: handle_http_exception, Exception: handle_exception},
+        # ApiError listed on its own so that Starlette renders it without logging a crash
+        exception_handlers={
+            HTTPException: handle_http_exception,
+            ApiError: handle_exception,
+            Exception: handle_exception,
+        },
     )

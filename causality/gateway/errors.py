@@ -14,9 +14,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from causality.analytics.errors import InvalidInsight
 from causality.auth.errors import AuthUnavailable, InvalidApiKey, MissingApiKey
 from causality.bus.errors import BusUnavailable
 from causality.events.errors import BatchTooLarge, InvalidRequest
+from causality.query.errors import (
+    QueryError,
+    QueryMemoryExceeded,
+    QueryTimeout,
+    QueryUnavailable,
+    ResultTooLarge,
+    UnsafeQuery,
+    WarehouseChanged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +78,17 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": error}
 
 
+# see causality/query/errors.py for why each status
+_QUERY_STATUS: dict[type[QueryError], int] = {
+    UnsafeQuery: 400,
+    QueryTimeout: 504,
+    QueryMemoryExceeded: 422,
+    ResultTooLarge: 413,
+    WarehouseChanged: 503,
+    QueryUnavailable: 503,
+}
+
+
 def to_api_error(exc: Exception) -> ApiError | None:
     """Translate package errors to HTTP; None means "not ours, a bug"."""
     if isinstance(exc, ApiError):
@@ -86,6 +107,12 @@ def to_api_error(exc: Exception) -> ApiError | None:
         return ApiError(
             503, exc.code, "key store unavailable, retry later", headers={"Retry-After": "2"}
         )
+    if isinstance(exc, QueryError):
+        status = _QUERY_STATUS.get(type(exc), 400)
+        headers = {"Retry-After": "2"} if status == 503 else None
+        return ApiError(status, exc.code, exc.message, field="sql", headers=headers)
+    if isinstance(exc, InvalidInsight):
+        return ApiError(422, "invalid_insight", f"{exc.field}: {exc.reason}", field=exc.field)
     if isinstance(exc, BusUnavailable):
         return ApiError(
             503,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
+from nats.aio.client import Client as NATS
 
 from causality.auth.api_keys import ApiKeyAuthenticator
 from causality.bus.publisher import EventPublisher
@@ -12,6 +13,7 @@ from causality.config import Settings
 from causality.events.validation import EventValidator
 from causality.gateway.ratelimit import TokenBucketLimiter
 from causality.observability.metrics import GatewayMetrics
+from causality.query.engine import QueryEngine
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,5 @@ class GatewayState:
     validator: EventValidator
     limiter: TokenBucketLimiter
     metrics: GatewayMetrics
+    engine: QueryEngine
+    nc: NATS

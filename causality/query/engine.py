@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
+from causality.query.errors import (
+    QueryError,
+    QueryMemoryExceeded,
+    QueryTimeout,
+    QueryUnavailable,
+    ResultTooLarge,
+    UnsafeQuery,
+    WarehouseChanged,
+)
+from causality.query.prepare import PreparedQuery
 
-class QueryError(Exception):
-    """The engine rejected or failed the query; the message is safe to show to the author."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __reduce__(self) -> tuple[type, tuple[str]]:
-        return (type(self), (self.message,))
-
-
-class QueryTimeout(QueryError):
-    """The query ran past its time limit and was interrupted."""
+__all__ = [
+    "QueryEngine",
+    "QueryError",
+    "QueryMemoryExceeded",
+    "QueryResult",
+    "QueryTimeout",
+    "QueryUnavailable",
+    "ResultTooLarge",
+    "UnsafeQuery",
+    "WarehouseChanged",
+]
 
 
 class QueryResult(msgspec.Struct):
@@ -33,10 +41,40 @@ class QueryResult(msgspec.Struct):
 
 
 class QueryEngine(Protocol):
-    """Runs one read-only SELECT over the `events` table with a row limit and a timeout."""
+    """Runs one read-only SELECT over `events` with a row limit, a timeout and size caps.
 
-    async def query(self, sql: str, *, limit: int | None = None) -> QueryResult:
-        """Run ``sql`` and return at most ``limit`` rows (the engine's cap when None)."""
+    ``query`` is the one entry point for SQL from people, builders and models: it checks the
+    SQL, scopes it to ``app_ids`` (``None``: every app), prunes partitions and caps rows
+    before anything runs. ``prepare``/``run`` split those steps for callers that want the
+    printed SQL (an "explain" view, logging).
+    """
+
+    dialect: Literal["duckdb", "trino"]
+
+    def prepare(
+        self,
+        sql: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        app_ids: frozenset[str] | None = None,
+    ) -> PreparedQuery:
+        """Check, scope and limit ``sql`` for this engine; raises UnsafeQuery."""
+        ...
+
+    async def run(self, prepared: PreparedQuery) -> QueryResult:
+        """Run SQL that came out of ``prepare`` (never anything else)."""
+        ...
+
+    async def query(
+        self,
+        sql: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        app_ids: frozenset[str] | None = None,
+    ) -> QueryResult:
+        """``prepare`` then ``run``: at most ``limit`` rows (``query_row_limit`` when None)."""
         ...
 
     async def close(self) -> None:

@@ -54,3 +54,31 @@ class AppNotFound(StoreError):
 
     code = "app_not_found"
     exposed = True
+
+
+class InvalidEmail(StoreError):
+    """The email address is empty, too long or not of the form ``local@domain``."""
+
+    code = "invalid_email"
+    exposed = True
+
+
+class UserExists(StoreError):
+    """Another user has this email (compared case-insensitively)."""
+
+    code = "user_exists"
+    exposed = True
+
+
+class UserNotFound(StoreError):
+    """No user has this id."""
+
+    code = "user_not_found"
+    exposed = True
+
+
+class LastAdmin(StoreError):
+    """The change would leave no enabled admin, and nobody could manage users any more."""
+
+    code = "last_admin"
+    exposed = True

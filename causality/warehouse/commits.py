@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SEQS_METADATA_KEY = b"causality.stream_seqs"
 STREAM_METADATA_KEY = b"causality.stream"
+_REFRESH_PASSES = 5
 
 
 def encode_ranges(seqs: Iterable[int]) -> bytes:
@@ -47,6 +48,21 @@ def decode_ranges(text: bytes) -> list[tuple[int, int]]:
     return ranges
 
 
+def union_ranges(encoded: Iterable[bytes]) -> bytes:
+    """The encode_ranges text of the union of several, without expanding to single sequences.
+
+    Compaction merges the footers of up to hundreds of files of ~10k rows each.
+    """
+    pairs = sorted(pair for text in encoded for pair in decode_ranges(text))
+    merged: list[list[int]] = []
+    for start, end in pairs:
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in merged).encode()
+
+
 class CommittedIndex:
     """Sequences already written per partition, read lazily from file footers and cached.
 
@@ -67,22 +83,38 @@ class CommittedIndex:
         self._ranges.setdefault(partition, []).extend(decode_ranges(encode_ranges(seqs)))
 
     def _refresh(self, partition: str) -> None:
+        # a file can vanish between the listing and its read when compaction replaced it;
+        # its sequences are then in a compacted file published before the deletion, which
+        # the next listing shows (see compaction.py): skip it, then list once more
+        for _ in range(_REFRESH_PASSES):
+            if not self._read_new_footers(partition):
+                return
+        raise FileNotFoundError(f"files in {partition} kept vanishing while being read")
+
+    def _read_new_footers(self, partition: str) -> bool:
+        """Read the footers of files not seen yet; True when one vanished before its read."""
         directory = f"{self._root}/{partition}"
         try:
             paths = self._fs.ls(directory, detail=False, refresh=True)
         except FileNotFoundError:
-            return
+            return False
+        vanished = False
         for path in paths:
             if not path.endswith(PARQUET_SUFFIX) or path in self._seen_files:
                 continue
-            with self._fs.open(path, "rb") as fh:
-                meta = pq.read_metadata(fh).metadata or {}
+            try:
+                with self._fs.open(path, "rb") as fh:
+                    meta = pq.read_metadata(fh).metadata or {}
+            except FileNotFoundError:
+                vanished = True
+                continue
             self._seen_files.add(path)
             if meta.get(STREAM_METADATA_KEY) != self._stream:
                 continue  # written by a backfill or another stream: not ours to dedup against
             encoded = meta.get(SEQS_METADATA_KEY)
             if encoded:
                 self._ranges.setdefault(partition, []).extend(decode_ranges(encoded))
+        return vanished
 
     def stored(self, partition: str, seqs: Iterable[int]) -> set[int]:
         """The subset of ``seqs`` some file in ``partition`` already holds."""

@@ -70,40 +70,57 @@ class PartitionedWriter:
         return written
 
     def _write_one(self, partition: str, table: pa.Table, seqs: tuple[int, ...]) -> str:
-        directory = f"{self._root}/{partition}"
-        final = f"{directory}/{new_file_name()}"
+        final = f"{self._root}/{partition}/{new_file_name()}"
         metadata = dict(table.schema.metadata or {})
         metadata[STREAM_METADATA_KEY] = self._stream
         metadata[SEQS_METADATA_KEY] = encode_ranges(seqs)
         table = table.replace_schema_metadata(metadata)
-        if not self._local:
-            buffer = io.BytesIO()
-            self._encode(table, buffer)
-            self._fs.pipe_file(final, buffer.getvalue())
-            return final
-        temp = final + TEMP_SUFFIX
-        os.makedirs(directory, exist_ok=True)
-        with open(temp, "wb") as fh:
-            self._encode(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())  # on disk before the ack, not in the page cache
-        os.replace(temp, final)
-        _fsync_dir(directory)  # the rename itself must survive a power cut too
+        publish_parquet(self._fs, final, table, local=self._local, compression_level=self._level)
         return final
 
-    def _encode(self, table: pa.Table, sink: object) -> None:
-        """One zstd Parquet file with statistics (for DuckDB's row-group pruning)."""
-        pq.write_table(
-            table,
-            sink,
-            compression="zstd",
-            compression_level=self._level,
-            use_dictionary=True,
-            write_statistics=True,
-        )
+
+def publish_parquet(
+    fs: fsspec.AbstractFileSystem,
+    path: str,
+    table: pa.Table,
+    *,
+    local: bool,
+    compression_level: int = 3,
+) -> None:
+    """Make ``path`` appear whole or not at all (shared by the sink's writer and compaction).
+
+    Locally: write and fsync a temporary name, rename, fsync the directory. Object stores:
+    encode in memory and upload once to the final key.
+    """
+    if not local:
+        buffer = io.BytesIO()
+        _encode(table, buffer, compression_level)
+        fs.pipe_file(path, buffer.getvalue())
+        return
+    directory = os.path.dirname(path)
+    temp = path + TEMP_SUFFIX
+    os.makedirs(directory, exist_ok=True)
+    with open(temp, "wb") as fh:
+        _encode(table, fh, compression_level)
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk before the ack, not in the page cache
+    os.replace(temp, path)
+    fsync_dir(directory)  # the rename itself must survive a power cut too
 
 
-def _fsync_dir(directory: str) -> None:
+def _encode(table: pa.Table, sink: object, compression_level: int) -> None:
+    """One zstd Parquet file with statistics (for DuckDB's row-group pruning)."""
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        compression_level=compression_level,
+        use_dictionary=True,
+        write_statistics=True,
+    )
+
+
+def fsync_dir(directory: str) -> None:
     """Persist a directory entry (POSIX: a rename is durable once its directory is synced)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
