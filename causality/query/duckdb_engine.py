@@ -196,7 +196,7 @@ class DuckDBEngine:
                         "warehouse files changed twice while the query read them "
                         "(compaction in progress); retry in a moment"
                     ) from exc
-                self._has_files = None  # a listing is stale: look again before the retry
+                # nothing to reset: DuckDB expands the glob afresh for every query
         raise AssertionError("unreachable")
 
     def _fetch(
@@ -265,7 +265,9 @@ class DuckDBEngine:
                 self._con.execute(
                     f"CREATE OR REPLACE VIEW {RAW_TABLE} AS SELECT * FROM read_parquet("
                     f"'{events_glob(self._root)}', hive_partitioning = true, "
-                    f"union_by_name = true, hive_types = {{{hive_types}}}, "
+                    # every file has EVENTS_SCHEMA; union_by_name would open every file's
+                    # footer at bind time, defeating partition pruning
+                    f"hive_types = {{{hive_types}}}, "
                     "hive_types_autocast = false)"
                 )
             else:

@@ -47,6 +47,11 @@ class SinkStats(msgspec.Struct):
     last_flush_at: float = 0.0
 
 
+class _Outcome(msgspec.Struct):
+    written: list[WrittenFile]
+    undecodable: list[tuple[int, str]]
+
+
 class WarehouseSink:
     """One member of the sink pool sharing the durable consumer.
 
@@ -137,49 +142,55 @@ class WarehouseSink:
 
     async def flush(self, msgs: Sequence[Msg]) -> None:
         """Write one batch and settle every message in it (ack, nak or dead-letter)."""
+        delivery = [delivery_info(msg) for msg in msgs]
+        self.stats.messages += len(msgs)
+        try:
+            # decoding, Arrow, zstd and file I/O all run off the event loop, so the next
+            # batch is pulled and acked meanwhile
+            outcome = await asyncio.to_thread(
+                self._decode_and_write, [msg.data for msg in msgs], delivery
+            )
+        except Exception as exc:
+            self.stats.write_failures += 1
+            log.exception("sink %s: write of %d messages failed", self._name, len(msgs))
+            await self._settle_failed(msgs, f"write failed: {type(exc).__name__}: {exc}")
+            return
+        for i, reason in outcome.undecodable:
+            # a message that cannot be decoded will never succeed: dead-letter it now
+            await self._dead_letter(msgs[i], delivery[i][1], reason)
+        if self._after_write is not None:
+            await self._after_write(outcome.written)
+        bad = {i for i, _ in outcome.undecodable}
+        for i, msg in enumerate(msgs):
+            if i not in bad:
+                await msg.ack()
+        self.stats.flushes += 1
+        self.stats.last_flush_at = time.time()
+
+    def _decode_and_write(self, payloads: list[bytes], delivery: list[tuple[int, int]]) -> _Outcome:
+        """The blocking part of a flush, in a worker thread: decode, dedup, write."""
         events: list[Event] = []
-        held: list[Msg] = []
         seqs: list[int] = []
         redelivered: set[int] = set()
         seen: set[tuple[str, str]] = set()
-        to_ack: list[Msg] = []
-        for msg in msgs:
-            delivered, seq = delivery_info(msg)
+        undecodable: list[tuple[int, str]] = []
+        for i, payload in enumerate(payloads):
             try:
-                event = decode_event(msg.data)
+                event = decode_event(payload)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                # a message that cannot be decoded will never succeed: dead-letter it now
-                await self._dead_letter(msg, seq, f"undecodable event: {exc}")
+                undecodable.append((i, f"undecodable event: {exc}"))
                 continue
             key = (event.app_id, event.idempotency_key)
             if key in seen:
                 self.stats.duplicates_dropped += 1
-                to_ack.append(msg)
                 continue
             seen.add(key)
+            delivered, seq = delivery[i]
             if delivered > 1:
                 redelivered.add(len(events))
             events.append(event)
-            held.append(msg)
             seqs.append(seq)
-        self.stats.messages += len(msgs)
-        try:
-            written = await asyncio.to_thread(self._write, events, seqs, redelivered)
-        except Exception as exc:
-            self.stats.write_failures += 1
-            log.exception("sink %s: write of %d events failed", self._name, len(events))
-            await self._settle_failed(held, f"write failed: {type(exc).__name__}: {exc}")
-            for msg in to_ack:
-                await msg.ack()
-            return
-        if self._after_write is not None:
-            await self._after_write(written)
-        for msg in to_ack:
-            await msg.ack()
-        for msg in held:
-            await msg.ack()
-        self.stats.flushes += 1
-        self.stats.last_flush_at = time.time()
+        return _Outcome(written=self._write(events, seqs, redelivered), undecodable=undecodable)
 
     def _write(
         self, events: list[Event], seqs: list[int], redelivered: set[int]

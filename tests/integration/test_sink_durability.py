@@ -210,3 +210,62 @@ async def test_sink_actor_process_dies_after_write_before_ack(
     finally:
         await actor.stop.remote()
         ray.kill(actor, no_restart=True)
+
+
+async def _dead_letters(nc: NATS, settings: Settings, app_id: str) -> list[Any]:
+    """Messages of this app in the dead-letter stream (read with an ephemeral consumer)."""
+    js = nc.jetstream()
+    sub = await js.subscribe(f"dlq.events.{app_id}.>", ordered_consumer=True)
+    out = []
+    try:
+        while True:
+            out.append(await sub.next_msg(timeout=1.0))
+    except Exception:
+        pass
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+async def test_poison_and_repeatedly_failing_messages_go_to_the_dead_letter_stream(
+    nc: NATS, base_settings: Settings, tmp_path: Path, app_with_key: tuple[str, str]
+) -> None:
+    app_id, _ = app_with_key
+    settings = sink_settings(
+        base_settings, tmp_path, app_id, warehouse_uri=str(tmp_path / "ok"), sink_max_deliver=2
+    )
+    js = nc.jetstream()
+    await ensure_topology(js, settings)
+    await ensure_consumer(js, settings.stream_name, sink_consumer_config(settings))
+    await js.publish(f"events.{app_id}.screen.screen_view", b"{not an event")
+    stop = asyncio.Event()
+    sink = WarehouseSink(nc=nc, settings=settings, name="dlq")
+    task = asyncio.create_task(sink.run(stop))
+    try:
+        await wait_for(lambda: consumer_settled(nc, settings), timeout=30)
+        assert sink.stats.dead_lettered == 1
+
+        # now every write fails: the event is retried, then dead-lettered with the reason
+        # a file where the events/ directory should be: every partition write fails
+        (tmp_path / "blocked").mkdir()
+        (tmp_path / "blocked" / "events").write_text("not a directory")
+        failing = settings.replace(warehouse_uri=str(tmp_path / "blocked"))
+        stop.set()
+        await task
+        stop = asyncio.Event()
+        sink = WarehouseSink(nc=nc, settings=failing, name="dlq-2")
+        task = asyncio.create_task(sink.run(stop))
+        await publish(nc, settings, app_id, 1)
+        await wait_for(lambda: consumer_settled(nc, settings), timeout=30)
+        assert sink.stats.write_failures == 2 and sink.stats.dead_lettered == 1
+    finally:
+        stop.set()
+        await task
+    # the session's Serve app consumes (and dead-letters) the same subjects: keep our consumer's
+    letters = [
+        m
+        for m in await _dead_letters(nc, settings, app_id)
+        if m.headers["Causality-Consumer"] == settings.sink_consumer
+    ]
+    reasons = sorted(m.headers["Causality-Dead-Letter-Reason"].split(":")[0] for m in letters)
+    assert reasons == ["undecodable event", "write failed"]
