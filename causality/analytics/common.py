@@ -40,6 +40,7 @@ from causality.analytics.filters import (
     selector_condition,
     selector_label,
 )
+from causality.query.transpile import for_trino
 
 __all__ = [
     "MAX_BUCKETS",
@@ -261,17 +262,9 @@ def render(query: exp.Expression) -> str:
 
 
 def to_trino(sql: str) -> str:
-    """Transpile a builder's duckdb SQL to Trino.
-
-    Trino has no exact median, so ``MEDIAN(x)`` becomes ``APPROX_PERCENTILE(x, 0.5)``.
-    """
-
-    def approximate(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Median):
-            return exp.ApproxQuantile(this=node.this, quantile=exp.Literal.number(0.5))
-        return node
-
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(approximate)
+    """Transpile a builder's duckdb SQL to Trino, with the query layer's Trino rewrites
+    (exact ``MEDIAN`` becomes ``APPROX_PERCENTILE``, DuckDB's ``HASH`` an xxhash64 bigint)."""
+    tree = for_trino(sqlglot.parse_one(sql, read="duckdb"))
     return tree.sql(dialect="trino")
 
 

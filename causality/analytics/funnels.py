@@ -110,7 +110,9 @@ def build_sql(q: FunnelQuery, *, now: dt.datetime) -> str:
         for k, c in enumerate(conditions, 1)
     ]
     raw = exp.select(
-        exp.alias_(actor, "actor"),
+        # a 64-bit hash instead of the id string: the grouping, windows and self-join below
+        # carry it for every event, and at 10M events the strings alone exceeded 1 GB
+        exp.alias_(exp.Anonymous(this="HASH", expressions=[actor.copy()]), "actor"),
         exp.alias_(epoch_ms(), "ms"),
         *flags,
         exp.alias_(fill("CASE WHEN $c THEN $bd END", c=conditions[0], bd=breakdown), "bd"),

@@ -76,7 +76,8 @@ def build_sql(q: PathsQuery, *, now: dt.datetime) -> str:
         *compile_filters(q.filters, "filters"),
     ]
     views = (
-        exp.select("device_id", "session_id", "timestamp", "id")
+        # one 64-bit key per path instead of two strings in every window partition
+        exp.select(exp.alias_(fill("HASH(device_id, session_id)"), "k"), "timestamp", "id")
         .select(exp.alias_(screen, "screen"))
         .from_("events")
         .where(exp.and_(*conditions))
@@ -86,20 +87,20 @@ def build_sql(q: PathsQuery, *, now: dt.datetime) -> str:
         anchor: exp.Expression = exp.Literal.number(1)
     else:
         anchor = fill(
-            "MIN(CASE WHEN screen = $start THEN pos END) OVER (PARTITION BY device_id, session_id)",
+            "MIN(CASE WHEN screen = $start THEN pos END) OVER (PARTITION BY k)",
             start=exp.Literal.string(q.start),
         )
     query = fill(
         "WITH v AS ($views),"
-        " d AS (SELECT *, LAG(screen) OVER (PARTITION BY device_id, session_id"
+        " d AS (SELECT *, LAG(screen) OVER (PARTITION BY k"
         "  ORDER BY timestamp, id) AS prev FROM v),"
-        " c AS (SELECT device_id, session_id, screen, ROW_NUMBER() OVER (PARTITION BY device_id,"
-        f"  session_id ORDER BY {order}) AS pos FROM d WHERE prev IS NULL OR prev <> screen),"
+        " c AS (SELECT k, screen, ROW_NUMBER() OVER (PARTITION BY k"
+        f"  ORDER BY {order}) AS pos FROM d WHERE prev IS NULL OR prev <> screen),"
         " an AS (SELECT *, $anchor AS apos FROM c),"
-        " p AS (SELECT device_id, session_id, screen, pos - apos + 1 AS step FROM an"
+        " p AS (SELECT k, screen, pos - apos + 1 AS step FROM an"
         "  WHERE pos >= apos AND pos < apos + $steps),"
-        " l AS (SELECT step, screen AS source, LEAD(screen) OVER (PARTITION BY device_id,"
-        "  session_id ORDER BY step) AS target FROM p)"
+        " l AS (SELECT step, screen AS source, LEAD(screen) OVER (PARTITION BY k"
+        "  ORDER BY step) AS target FROM p)"
         " SELECT step, source, target, COUNT(*) AS value FROM l WHERE NOT target IS NULL"
         " GROUP BY step, source, target ORDER BY value DESC, step, source, target"
         " LIMIT $max_links",

@@ -32,6 +32,12 @@ _MODIFIERS: Final = ("order", "limit", "offset")
 
 def for_trino(tree: exp.Query) -> exp.Query:
     """Apply the rewrites in place where possible; returns the (possibly new) root."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.upper() == "HASH":
+            node.replace(_trino_hash(node.expressions))
+    for median in list(tree.find_all(exp.Median)):
+        # Trino has no exact median (sqlglot would print PERCENTILE_CONT, which it lacks)
+        median.replace(exp.ApproxQuantile(this=median.this, quantile=exp.Literal.number(0.5)))
     for select in list(tree.find_all(exp.Select)):
         _expand_group_by_all(select)
     for node in list(tree.find_all(*_COMPARISONS, exp.Between)):
@@ -45,6 +51,23 @@ def for_trino(tree: exp.Query) -> exp.Query:
             else:
                 parent.set(key, replacement, index)
     return tree
+
+
+def _trino_hash(args: list[exp.Expression]) -> exp.Expression:
+    """DuckDB's 64-bit ``hash(a, b, ...)`` (builders key actors and paths by it) as a Trino
+    bigint: xxhash64 of the arguments joined by a unit separator, NULLs as empty strings."""
+    parts = [
+        exp.func(
+            "COALESCE", exp.cast(a.copy(), exp.DataType.build("varchar")), exp.Literal.string("")
+        )
+        for a in args
+    ]
+    joined = (
+        parts[0]
+        if len(parts) == 1
+        else exp.func("CONCAT_WS", exp.func("CHR", exp.Literal.number(31)), *parts)
+    )
+    return exp.func("FROM_BIG_ENDIAN_64", exp.func("XXHASH64", exp.func("TO_UTF8", joined)))
 
 
 def _expand_group_by_all(select: exp.Select) -> None:

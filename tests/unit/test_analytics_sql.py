@@ -78,5 +78,7 @@ def test_builder_sql_is_one_select_over_events_and_round_trips_in_trino(
     trino = to_trino(sql)
     assert sqlglot.parse_one(trino, read="trino").sql(dialect="trino") == trino
     assert "MEDIAN" not in trino and "PERCENTILE_CONT" not in trino
-    # only functions sqlglot knows (so it can print them for Trino): no anonymous calls
-    assert not list(tree.find_all(exp.Anonymous))
+    # only functions sqlglot knows (so it can print them for Trino), and DuckDB's HASH, which
+    # the query layer rewrites for Trino itself
+    assert {node.name.upper() for node in tree.find_all(exp.Anonymous)} <= {"HASH"}
+    assert "HASH(" not in trino.upper().replace("XXHASH64(", "")
