@@ -8,12 +8,15 @@ pipelined acks, and answer 202 only when JetStream acknowledged every accepted e
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from causality.events.validation import BatchValidation
+from causality.auth.api_keys import AuthenticatedKey
+from causality.events.model import Event
+from causality.events.validation import BatchValidation, Rejection
 from causality.gateway.body import read_body
 from causality.gateway.errors import ApiError, error_body, json_response, to_api_error
 from causality.gateway.state import GatewayState
@@ -89,8 +92,7 @@ async def _handle(request: Request, state: GatewayState, *, single: bool) -> Res
         result = state.validator.validate_single(body, app_id=key.app_id, now_ms=now_ms)
     else:
         result = state.validator.validate_batch(body, app_id=key.app_id, now_ms=now_ms)
-    for rejection in result.rejected:
-        state.metrics.events_rejected.labels(_metric_label(rejection.field)).inc()
+    count_rejections(state, result.rejected)
     if single and result.rejected:
         r = result.rejected[0]
         raise ApiError(400, "invalid_event", r.reason, field=r.field)
@@ -102,7 +104,32 @@ async def _handle(request: Request, state: GatewayState, *, single: bool) -> Res
                 **_summary(result, duplicates=0),
             },
         )
-    wait = state.limiter.acquire(key.key_id, len(result.accepted))
+    duplicate_flags = await publish_accepted(state, key, result.accepted, total=result.total)
+    duplicates = sum(duplicate_flags)
+    body_out = _summary(result, duplicates=duplicates)
+    if single:
+        body_out["id"] = result.accepted[0].id
+    return json_response(202, body_out)
+
+
+def count_rejections(state: GatewayState, rejected: Sequence[Rejection]) -> None:
+    """Count rejected events by envelope field (shared with the compatibility endpoints)."""
+    for rejection in rejected:
+        state.metrics.events_rejected.labels(_metric_label(rejection.field)).inc()
+
+
+async def publish_accepted(
+    state: GatewayState, key: AuthenticatedKey, events: Sequence[Event], *, total: int
+) -> list[bool]:
+    """Charge the key's rate limit for ``events``, publish them and record the metrics;
+    returns a duplicate flag per event. Shared with the compatibility endpoints so every
+    way in is limited and counted alike.
+
+    Raises ``ApiError`` 429 when the key's bucket is empty and ``BusUnavailable`` when
+    JetStream does not acknowledge every event.
+    """
+    settings = state.settings
+    wait = state.limiter.acquire(key.key_id, len(events))
     if wait > 0:
         raise ApiError(
             429,
@@ -112,17 +139,14 @@ async def _handle(request: Request, state: GatewayState, *, single: bool) -> Res
             headers={"Retry-After": str(max(1, int(wait + 0.999)))},
         )
     started = time.perf_counter()
-    duplicate_flags = await state.publisher.publish(result.accepted)
+    duplicate_flags = await state.publisher.publish(events)
     state.metrics.publish_seconds.observe(time.perf_counter() - started)
     duplicates = sum(duplicate_flags)
-    state.metrics.batch_size.observe(result.total)
-    state.metrics.events_ingested.labels(key.app_id).inc(len(result.accepted) - duplicates)
+    state.metrics.batch_size.observe(total)
+    state.metrics.events_ingested.labels(key.app_id).inc(len(events) - duplicates)
     if duplicates:
         state.metrics.events_duplicate.labels(key.app_id).inc(duplicates)
-    body_out = _summary(result, duplicates=duplicates)
-    if single:
-        body_out["id"] = result.accepted[0].id
-    return json_response(202, body_out)
+    return duplicate_flags
 
 
 def _summary(result: BatchValidation, *, duplicates: int) -> dict[str, Any]:
