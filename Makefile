@@ -3,24 +3,46 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB := sdk/web
+WEB_STAMP := $(WEB)/node_modules/.installed
+WEB_SCRIPT := $(WEB)/dist/causality.js
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test install lint format bench clean
+.PHONY: up test install lint format bench clean web-sdk chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e sdk/python
 	touch $(STAMP)
 
 install: $(STAMP)
 
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+## The web SDK's bundles; the gateway serves dist/causality.js at /sdk/causality.js.
+$(WEB_SCRIPT): $(WEB_STAMP) $(WEB)/build.mjs $(WEB)/tsconfig.json $(WEB)/tsconfig.build.json \
+		$(wildcard $(WEB)/src/*.ts)
+	cd $(WEB) && npm run --silent build
+
+web-sdk: $(WEB_SCRIPT)
+
+## Debian's Chromium for the web SDK's browser tests (apt needs root, as on CI), once.
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 ## Run the whole platform locally (DEMO=1 also streams synthetic traffic).
-up: install
+up: install web-sdk
 	$(BIN)/causality up $(if $(DEMO),--demo,)
 
 ## Lint, then the full test suite (real NATS, PostgreSQL, Ray; started by the fixtures).
-test: install lint
-	$(BIN)/pytest -q
+test: install lint web-sdk chromium
+	cd $(WEB) && npm test
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
@@ -35,4 +57,4 @@ bench: install
 	$(BIN)/python -m bench.sink
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

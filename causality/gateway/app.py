@@ -22,10 +22,12 @@ from causality.events.validation import EventValidator
 from causality.gateway import (
     admin_routes,
     auth_routes,
+    compat,
     health,
     ingest,
     insight_routes,
     query_routes,
+    sdk_routes,
     stream_routes,
 )
 from causality.gateway.errors import ApiError, handle_exception, handle_http_exception
@@ -104,6 +106,10 @@ def build_gateway_app(settings: Settings) -> Starlette:
         *query_routes.routes(),
         *insight_routes.routes(),
         *stream_routes.routes(),
+        # Segment and PostHog clients pointed at the gateway (docs/compat.md)
+        *compat.routes(),
+        # the web SDK's script-tag build, /sdk/causality.js (sdk/web)
+        *sdk_routes.routes(),
     ]
     middleware = [
         Middleware(
