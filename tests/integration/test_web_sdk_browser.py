@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,8 @@ class WebGateway:
     recorder: BatchRecorder
 
 
-@pytest.fixture(scope="module")
-def web_gateway(base_settings: Settings) -> Iterator[WebGateway]:
-    """The gateway under uvicorn; it serves /sdk/causality.js and takes the events."""
+def check_prerequisites() -> None:
+    """Fail early, saying what to run, when the browser tests cannot run."""
     missing = [
         what
         for what, ok in [
@@ -117,9 +117,29 @@ def web_gateway(base_settings: Settings) -> Iterator[WebGateway]:
     ]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `make web-sdk chromium` first")
-    recorder = BatchRecorder(build_gateway_app(base_settings))
+
+
+@contextmanager
+def recorded_gateway(settings: Settings) -> Iterator[WebGateway]:
+    check_prerequisites()
+    recorder = BatchRecorder(build_gateway_app(settings))
     with serve_in_thread(recorder) as url:
         yield WebGateway(url, recorder)
+
+
+@pytest.fixture(scope="module")
+def web_gateway(base_settings: Settings) -> Iterator[WebGateway]:
+    """The gateway under uvicorn; it serves /sdk/causality.js and takes the events."""
+    with recorded_gateway(base_settings) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def limited_gateway(base_settings: Settings) -> Iterator[WebGateway]:
+    """A gateway allowing 5 events/s with bursts of 10 per key."""
+    settings = base_settings.replace(rate_limit_events_per_s=5, rate_limit_burst=10)
+    with recorded_gateway(settings) as gateway:
+        yield gateway
 
 
 async def run_browser(scenario: str, gateway: str, api_key: str) -> dict[str, Any]:
@@ -309,6 +329,37 @@ async def test_events_queued_offline_survive_a_reload_and_arrive_after_reconnect
     reconnected = result["reconnected_at_ms"]
     times = [(e["timestamp_ms"], e["received_at_ms"]) for e in offline]
     assert all(t < reconnected <= received for t, received in times), (reconnected, times)
+
+
+async def test_rate_limited_batches_wait_for_retry_after(
+    limited_gateway: WebGateway, base_settings: Settings, make_app_with_key: AppWithKeyFactory
+) -> None:
+    app_id, key = await make_app_with_key()
+    report = await run_browser("rate-limited", limited_gateway.url, key)
+
+    batches = [b for b in report["batches"] if b["status"] is not None]
+    assert [(b["status"], len(b["events"])) for b in batches] == [
+        (202, 1),
+        (202, 9),
+        (429, 9),
+        (202, 9),
+    ]
+    limited, retry = batches[2], batches[3]
+    assert limited["response"]["error"]["code"] == "rate_limited"
+    wait_s = int(limited["retry_after"])
+    assert wait_s >= 2  # 9 events wanted, about 1 token left, 5 tokens/s
+    # the SDK read Retry-After through CORS: its own first backoff would be at most 1 s
+    # (both times are taken in node, each a little after the browser's own moment)
+    assert retry["at"] - limited["answered_at"] >= wait_s * 1000 - 250
+    keys = [e["idempotency_key"] for e in limited["events"]]
+    assert [e["idempotency_key"] for e in retry["events"]] == keys
+
+    events = await stored(base_settings, app_id, 19)
+    await asyncio.sleep(1)
+    events = await stream_events(base_settings, app_id)
+    assert sorted(name_of(e) for e in events) == sorted(
+        ["screen_view"] + ["first_chunk"] * 9 + ["second_chunk"] * 9
+    )
 
 
 async def test_pagehide_delivers_the_queue_by_beacon(

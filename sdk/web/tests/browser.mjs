@@ -6,7 +6,7 @@
 //
 // Test pages come from a static server started here on another port, so every call to the
 // gateway is cross-origin and its CORS headers are exercised as on a real site. Scenarios:
-// script-tag, spa, offline-reload, beacon. CHROMIUM_PATH overrides /usr/bin/chromium.
+// script-tag, spa, offline-reload, rate-limited, beacon. CHROMIUM_PATH overrides /usr/bin/chromium.
 import { readFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import { dirname, join } from "node:path";
@@ -148,6 +148,8 @@ function recordBatches(context, log) {
       content_type: request.headers()["content-type"] ?? null,
       events,
       status: null,
+      answered_at: null,
+      retry_after: null,
       response: null,
       failure: null,
     };
@@ -156,8 +158,11 @@ function recordBatches(context, log) {
     request.response().then(
       async (response) => {
         if (!response) return;
+        const answeredAt = Date.now();
         // the body first: a status is what the scenarios wait for
         entry.response = await response.json().catch(() => null);
+        entry.answered_at = answeredAt;
+        entry.retry_after = response.headers()["retry-after"] ?? null;
         entry.status = response.status();
       },
       () => {},
@@ -298,6 +303,22 @@ const scenarios = {
     } finally {
       proxy.close();
     }
+  },
+
+  /** A gateway allowing 5 events/s, bursts of 10: the second chunk of 9 events is refused
+   * with 429 and Retry-After, and the SDK sends it again no earlier than that. */
+  async "rate-limited"({ context, site, log }) {
+    const page = await context.newPage();
+    await page.goto(`${site}/script.html`);
+    await waitUntil("the page view", () => delivered(log).length >= 1);
+    for (const chunk of ["first", "second"]) {
+      await page.evaluate((chunk) => {
+        for (let n = 1; n <= 9; n++) window.causality.track(`${chunk}_chunk`, { n });
+        return window.causality.flush();
+      }, chunk);
+    }
+    await waitUntil("the second chunk", () => names(delivered(log)).filter((n) => n === "second_chunk").length >= 9);
+    return {};
   },
 
   /** With a long flush interval nothing is sent until the page goes away; pagehide then
