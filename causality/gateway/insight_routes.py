@@ -27,6 +27,7 @@ from causality.gateway.endpoint import endpoint
 from causality.gateway.errors import ApiError, json_response
 from causality.gateway.guards import require
 from causality.gateway.payload import JSON_BODY_LIMIT, read_struct
+from causality.gateway.query_routes import page_params
 from causality.gateway.state import GatewayState
 from causality.store import dashboards, saved_queries
 
@@ -174,24 +175,11 @@ def _dashboard_id(request: Request) -> uuid.UUID:
         raise ApiError(404, "not_found", "no such dashboard") from None
 
 
-def _page(request: Request) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", "50"))
-        offset = int(request.query_params.get("offset", "0"))
-    except ValueError:
-        raise ApiError(
-            400, "invalid_parameter", "limit and offset must be integers", field="limit"
-        ) from None
-    if not (1 <= limit <= 200 and offset >= 0):
-        raise ApiError(400, "invalid_parameter", "limit must be 1..200, offset >= 0", field="limit")
-    return limit, offset
-
-
 @endpoint
 async def list_dashboards(request: Request) -> Response:
     """Dashboards, most recently changed first."""
     await require(request, Role.VIEWER)
-    limit, offset = _page(request)
+    limit, offset = page_params(request)
     items, total = await dashboards.list_page(_state(request).pool, limit=limit, offset=offset)
     return json_response(200, {"items": items, "total": total, "limit": limit, "offset": offset})
 

@@ -70,7 +70,7 @@ def _apps(principal: Principal) -> frozenset[str] | None:
     return None if principal.app_ids is None else frozenset(principal.app_ids)
 
 
-def _page_params(request: Request, *, max_size: int = 200) -> tuple[int, int]:
+def page_params(request: Request, *, max_size: int = 200) -> tuple[int, int]:
     """``limit``/``offset`` query parameters, validated (400 naming the parameter)."""
     out = []
     for name, default, high in (("limit", 50, max_size), ("offset", 0, 10_000_000)):
@@ -216,7 +216,7 @@ async def export_query(request: Request) -> Response:
 async def history(request: Request) -> Response:
     """The caller's own query history, newest first (``before`` pages by id)."""
     principal = await require(request, Role.VIEWER)
-    limit, _ = _page_params(request)
+    limit, _ = page_params(request)
     raw_before = request.query_params.get("before")
     try:
         before = None if raw_before is None else int(raw_before)
@@ -240,7 +240,7 @@ async def history(request: Request) -> Response:
 async def list_saved(request: Request) -> Response:
     """Saved queries, most recently changed first."""
     await require(request, Role.VIEWER)
-    limit, offset = _page_params(request)
+    limit, offset = page_params(request)
     items, total = await saved_queries.list_page(_state(request).pool, limit=limit, offset=offset)
     return json_response(200, {"items": items, "total": total, "limit": limit, "offset": offset})
 
