@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     embedded_nats_port: int = 4222
     stream_name: str = "CAUSALITY_EVENTS"
     dlq_stream_name: str = "CAUSALITY_DLQ"
+    alerts_stream_name: str = "CAUSALITY_ALERTS"
     dedup_window_s: float = 600.0
     stream_max_age_s: float = 7 * 24 * 3600.0
     stream_max_bytes: int = -1
@@ -100,6 +101,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     compaction_target_file_mb: int = 128
     compaction_min_files: int = 10
     compaction_closed_grace_s: float = 600.0
+
+    # -- reactions: rules, anomaly detection, webhooks (causality/reactions)
+    reaction_actors: int = 2
+    reaction_consumer: str = "reactions"
+    reaction_filter_subject: str = ""
+    reaction_fetch_size: int = 500
+    reaction_fetch_wait_s: float = 0.2
+    reaction_ack_wait_s: float = 30.0
+    reaction_max_deliver: int = 10
+    reaction_config_refresh_s: float = 30.0
+    # a baseline bucket is judged this long after it ends, so late messages still count
+    anomaly_grace_s: float = 5.0
+    anomaly_tick_s: float = 1.0
+    dispatcher_actors: int = 1
+    dispatcher_concurrency: int = 16
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_s: float = 2.0
+    webhook_backoff_max_s: float = 3600.0
+    # private, loopback and link-local targets are refused unless a CIDR here covers them
+    webhook_allowed_networks: tuple[str, ...] = ()
+    webhook_max_response_bytes: int = 64 * 1024
 
     # -- users and sessions
     session_ttl_s: float = 12 * 3600.0

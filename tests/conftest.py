@@ -96,3 +96,38 @@ async def make_app_with_key(pg_pool: asyncpg.Pool) -> AppWithKeyFactory:
 async def app_with_key(make_app_with_key: AppWithKeyFactory) -> tuple[str, str]:
     """A fresh app and a valid API key for it: ``(app_id, plaintext_key)``."""
     return await make_app_with_key()
+
+
+class FreshDatabase:
+    """A database of its own on the session's PostgreSQL: ``dsn`` and a migrated ``pool``."""
+
+    def __init__(self, dsn: str, pool: asyncpg.Pool) -> None:
+        self.dsn = dsn
+        self.pool = pool
+
+
+def _with_database(dsn: str, name: str) -> str:
+    """The same server and credentials, another database (DSN of the URL form)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fresh_db(pg_dsn: str, pg_pool: asyncpg.Pool) -> AsyncIterator[FreshDatabase]:
+    """A new, migrated database for one test, dropped afterwards.
+
+    Reaction engines and webhook dispatchers act on everything in their database; the
+    session's Serve application runs its own on the shared one, so tests that count
+    firings or deliveries give theirs a database nobody else watches.
+    """
+    name = f"t_{secrets.token_hex(6)}"
+    await pg_pool.execute(f'CREATE DATABASE "{name}"')
+    dsn = _with_database(pg_dsn, name)
+    try:
+        async with open_pool(dsn, min_size=1, max_size=10) as pool:
+            await migrate(pool)
+            yield FreshDatabase(dsn, pool)
+    finally:
+        await pg_pool.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,1 @@
+"""Reacting to events as they arrive: rules, anomaly detectors and webhook delivery."""
