@@ -1,4 +1,4 @@
-"""JetStream topology: the events stream, the dead-letter stream and durable consumers.
+"""JetStream topology: the events, dead-letter and alerts streams and durable consumers.
 
 Everything here is idempotent so every process may call it at start: create when missing,
 update in place when the settings changed.
@@ -27,6 +27,7 @@ from causality.config import Settings
 log = logging.getLogger(__name__)
 
 DLQ_SUBJECT_PREFIX = "dlq"
+ALERTS_SUBJECT_PREFIX = "alerts"
 
 
 def events_stream_config(settings: Settings) -> StreamConfig:
@@ -56,6 +57,23 @@ def dlq_stream_config(settings: Settings) -> StreamConfig:
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
         max_age=max(settings.stream_max_age_s, 30 * 24 * 3600.0),
+        num_replicas=settings.stream_replicas,
+    )
+
+
+def alerts_stream_config(settings: Settings) -> StreamConfig:
+    """Alerts the reaction engine publishes (``alerts.<app_id>.<rule or detector id>``):
+    stored so a subscriber that was away can catch up, de-duplicated on ``Nats-Msg-Id`` (the
+    delivery id) so a dispatcher's retry after a lost ack is not seen twice."""
+    return StreamConfig(
+        name=settings.alerts_stream_name,
+        description="Causality alerts: alerts.<app_id>.<rule or detector id>",
+        subjects=[f"{ALERTS_SUBJECT_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=settings.dedup_window_s,
+        max_age=settings.stream_max_age_s,
         num_replicas=settings.stream_replicas,
     )
 
@@ -95,9 +113,10 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def ensure_topology(js: JetStreamContext, settings: Settings) -> None:
-    """Create or update the events and dead-letter streams (idempotent, every start)."""
+    """Create or update the events, dead-letter and alerts streams (idempotent, every start)."""
     await _ensure_stream(js, events_stream_config(settings))
     await _ensure_stream(js, dlq_stream_config(settings))
+    await _ensure_stream(js, alerts_stream_config(settings))
 
 
 async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
