@@ -1,12 +1,14 @@
 """The Ray Serve application: the gateway and the pipeline supervisor.
 
 ``serve run serve_app:app nats_url=... postgres_dsn=...`` (or KubeRay's serveConfigV2 with
-``import_path: serve_app:app``) runs the whole pipeline: the gateway replicas and the warehouse
-sink actors, supervised here. Builder arguments override ``CAUSALITY_*`` settings.
+``import_path: serve_app:app``) runs the whole pipeline: the gateway replicas, and the
+warehouse sinks, reaction engines and webhook dispatchers, supervised here. Builder arguments
+override ``CAUSALITY_*`` settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -15,34 +17,47 @@ from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 from starlette.types import ASGIApp
 
-from actors.supervisor import SinkPool
+from actors.supervisor import ActorPool, pipeline_pools
 from causality.config import Settings, from_mapping, load_settings
 from causality.gateway.app import build_gateway_app
 
 
 @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0}, health_check_period_s=5)
 class Pipeline:
-    """Owns the sink actor pool; Serve restarts this replica (and so the pool) if it dies."""
+    """Owns the actor pools (sinks, reaction engines, webhook dispatchers); Serve restarts
+    this replica, and so the pools, if it dies."""
 
     async def __init__(self, config: dict[str, Any]) -> None:
         self._settings = from_mapping(config)
-        self._pool = SinkPool(self._settings)
-        await self._pool.start()
+        self._pools: dict[str, ActorPool] = pipeline_pools(self._settings)
+        for pool in self._pools.values():
+            await pool.start()
 
     async def status(self) -> list[dict[str, Any]]:
-        """Per-sink counters for `causality status`."""
-        return await self._pool.status()
+        """Per-actor counters for `causality status`, each tagged with its ``kind``."""
+        out: list[dict[str, Any]] = []
+        for kind, pool in self._pools.items():
+            out.extend({"kind": kind, **status} for status in await pool.status())
+        return out
 
     async def drain(self) -> list[dict[str, Any]]:
-        """Flush every sink and stop them (Ctrl-C in `causality up`, before Serve shuts down)."""
-        return await self._pool.stop()
+        """Flush and stop every actor (Ctrl-C in `causality up`, before Serve shuts down):
+        sinks and engines together, then the dispatchers, which deliver what they recorded."""
+        kinds = [k for k in self._pools if k != "dispatcher"]
+        results = await asyncio.gather(*(self._pools[k].stop() for k in kinds))
+        out = [{"kind": k, **r} for k, rs in zip(kinds, results, strict=True) for r in rs]
+        if "dispatcher" in self._pools:
+            out.extend({"kind": "dispatcher", **r} for r in await self._pools["dispatcher"].stop())
+        return out
 
     async def check_health(self) -> None:
         """Serve's health probe: a dead supervision loop makes Serve replace this replica."""
-        self._pool.check()
+        for pool in self._pools.values():
+            pool.check()
 
     async def __del__(self) -> None:
-        await self._pool.stop()
+        for pool in self._pools.values():
+            await pool.stop()
 
 
 @serve.deployment(

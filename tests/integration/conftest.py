@@ -29,6 +29,12 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, nats_url: str, pg_ds
         publish_timeout_s=2.0,
         rate_limit_events_per_s=100_000,
         rate_limit_burst=200_000,
+        reaction_actors=1,
+        dispatcher_actors=1,
+        # tests' webhook receivers listen on loopback, which is otherwise refused
+        webhook_allowed_networks=("127.0.0.0/8",),
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=5.0,
     )
 
 
