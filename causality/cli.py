@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
+from causality.cli_reactions import COMMANDS as REACTION_COMMANDS
+from causality.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
 from causality.config import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -507,6 +509,11 @@ def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
     click.echo(fmt(["-" * w for w in widths]))
     for row in cells:
         click.echo(fmt(row))
+
+
+# rules, detectors, webhooks, alerts, deliveries (causality/cli_reactions.py, cli_webhooks.py)
+for _command in (*REACTION_COMMANDS, *WEBHOOK_COMMANDS):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,17 @@ from causality.gateway import (
     ingest,
     insight_routes,
     query_routes,
+    reaction_routes,
     sdk_routes,
     stream_routes,
+    webhook_routes,
 )
 from causality.gateway.errors import ApiError, handle_exception, handle_http_exception
 from causality.gateway.ratelimit import TokenBucketLimiter
 from causality.gateway.state import GatewayState
 from causality.observability.metrics import GatewayMetrics
 from causality.query.factory import query_engine
+from causality.reactions.sender import WebhookSender
 from causality.store.db import migrate, open_pool
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
             auth_housekeeping(pool, login_window_s=settings.login_window_s)
         )
         engine = await stack.enter_async_context(query_engine(settings))
+        sender = await stack.enter_async_context(WebhookSender(settings))
         yield GatewayState(
             settings=settings,
             pool=pool,
@@ -82,6 +86,7 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
             metrics=GatewayMetrics(),
             engine=engine,
             nc=nc,
+            sender=sender,
         )
 
 
@@ -106,6 +111,9 @@ def build_gateway_app(settings: Settings) -> Starlette:
         *query_routes.routes(),
         *insight_routes.routes(),
         *stream_routes.routes(),
+        # the reaction engine's configuration and history (docs/reactions.md)
+        *reaction_routes.routes(),
+        *webhook_routes.routes(),
         # Segment and PostHog clients pointed at the gateway (docs/compat.md)
         *compat.routes(),
         # the web SDK's script-tag build, /sdk/causality.js (sdk/web)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from causality.auth.errors import InvalidCredentials, LoginRateLimited, WeakPassword
 from causality.gateway.errors import ApiError, error_body, json_response, to_api_error
+from causality.reactions.service import AdminError
 from causality.store.errors import (
     AppExists,
     AppNotFound,
@@ -58,6 +59,8 @@ def translate(exc: Exception) -> ApiError | None:
             str(exc),
             headers={"Retry-After": str(exc.retry_after_s)},
         )
+    if isinstance(exc, AdminError):  # rules, detectors, webhooks: status and field set there
+        return ApiError(exc.status, exc.code, exc.message, field=exc.field)
     for cls, (status, field) in _STATUS.items():
         if isinstance(exc, cls):
             return ApiError(status, getattr(exc, "code", "error"), str(exc), field=field)

@@ -71,4 +71,6 @@ async def read_struct(request: Request, type_: type[T], *, limit: int = JSON_BOD
         raise ApiError(422, "invalid_field", f"{field}: {reason}", field=field) from None
     except msgspec.DecodeError:
         raise ApiError(400, "malformed_json", "body is not valid JSON", field="body") from None
+    except RecursionError:  # msgspec's answer to pathologically nested JSON
+        raise ApiError(400, "malformed_json", "JSON is nested too deeply", field="body") from None
     return decoded

@@ -14,6 +14,7 @@ from causality.events.validation import EventValidator
 from causality.gateway.ratelimit import TokenBucketLimiter
 from causality.observability.metrics import GatewayMetrics
 from causality.query.engine import QueryEngine
+from causality.reactions.sender import WebhookSender
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,5 @@ class GatewayState:
     metrics: GatewayMetrics
     engine: QueryEngine
     nc: NATS
+    # test deliveries from the admin API (the dispatcher actors have their own)
+    sender: WebhookSender
