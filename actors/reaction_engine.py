@@ -80,6 +80,8 @@ class ReactionEngineActor:
         """Counters and liveness of this engine (for `causality status`)."""
         running = self._task is not None and not self._task.done()
         stats = msgspec.structs.asdict(self._engine.stats) if self._engine else {}
+        if self._engine is not None:
+            stats["config_version"] = self._engine.config_version
         return {"name": self._name, "running": running, "last_error": self._error, **stats}
 
     async def stop(self) -> dict[str, Any]:

@@ -83,6 +83,11 @@ class ReactionEngine:
         self._last_prune = time.monotonic()
         self.stats = EngineStats()
 
+    @property
+    def config_version(self) -> int:
+        """How many configurations this engine has loaded (grows with every change)."""
+        return self._watcher.version
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished first."""
         s = self._settings
@@ -100,7 +105,10 @@ class ReactionEngine:
                     continue
                 if msgs:
                     await self.process(msgs)
-                if time.monotonic() - self._last_tick >= s.anomaly_tick_s:
+                # a full batch means a backlog: the buckets it covers are not all counted
+                # yet, and judging them now would report drops that are only lag
+                backlogged = len(msgs) >= s.reaction_fetch_size
+                if not backlogged and time.monotonic() - self._last_tick >= s.anomaly_tick_s:
                     await self.tick()
 
     async def process(self, msgs: Sequence[Msg], *, settle: bool = True) -> None:
