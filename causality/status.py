@@ -1,4 +1,5 @@
-"""What `causality status` reports: stream depth, consumer lag and warehouse files."""
+"""What `causality status` reports: stream depth, sink and reaction consumer lag, and
+warehouse files (alerts and deliveries: `causality alerts list`, `causality deliveries list`)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ async def collect_status(settings: Settings) -> dict[str, dict[str, Any]]:
                     "delivered_seq": consumer.delivered.stream_seq if consumer.delivered else 0,
                     "acked_seq": consumer.ack_floor.stream_seq if consumer.ack_floor else 0,
                 }
+                try:
+                    rx = await js.consumer_info(settings.stream_name, settings.reaction_consumer)
+                    report["reactions"] = {
+                        "name": settings.reaction_consumer,
+                        "lag (pending)": rx.num_pending,
+                        "unacked": rx.num_ack_pending,
+                        "redelivered": rx.num_redelivered,
+                    }
+                except NotFoundError:
+                    report["reactions"] = {"error": "no reaction engine has started yet"}
                 dlq = await js.stream_info(settings.dlq_stream_name)
                 report["dead_letters"] = {"messages": dlq.state.messages}
             except NotFoundError:

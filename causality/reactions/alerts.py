@@ -88,6 +88,7 @@ async def record_alerts(
     webhooks: Mapping[str, Webhook],
     *,
     now: datetime | None = None,
+    nats_max_attempts: int = 8,
 ) -> Recorded:
     """Insert alerts and, for those not already recorded, one delivery per enabled webhook and
     one for NATS when the alert is published. Call inside a transaction."""
@@ -122,7 +123,7 @@ async def record_alerts(
                 targets.append((uuid.UUID(webhook_id), None, webhook.max_attempts))
         if draft.publish_alert:
             owner = draft.rule_id or draft.detector_id or ""
-            targets.append((None, alert_subject(draft.app_id, owner), 8))
+            targets.append((None, alert_subject(draft.app_id, owner), nats_max_attempts))
         for webhook_uuid, subject, max_attempts in targets:
             delivery_id = uuid.uuid4()
             payload = alert_payload(

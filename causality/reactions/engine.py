@@ -176,7 +176,12 @@ class ReactionEngine:
             if effects.breaches:
                 drafts += await anomaly_store.judge_thresholds(conn, effects.breaches)
             drafts.sort(key=lambda d: -d.priority)
-            recorded = await record_alerts(conn, drafts, compiled.webhooks)
+            recorded = await record_alerts(
+                conn,
+                drafts,
+                compiled.webhooks,
+                nats_max_attempts=self._settings.webhook_max_attempts,
+            )
             await conn.execute(
                 "INSERT INTO reaction_batches (consumer, seqs) VALUES ($1, $2)",
                 self._settings.reaction_consumer,
@@ -200,7 +205,12 @@ class ReactionEngine:
                     drafts = await anomaly_store.judge_baselines(
                         conn, compiled.baselines, now_s=now, grace_s=self._settings.anomaly_grace_s
                     )
-                    recorded = await record_alerts(conn, drafts, compiled.webhooks)
+                    recorded = await record_alerts(
+                        conn,
+                        drafts,
+                        compiled.webhooks,
+                        nats_max_attempts=self._settings.webhook_max_attempts,
+                    )
                 self.stats.anomaly_alerts += recorded.alerts
                 self.stats.deliveries += recorded.deliveries
             if time.monotonic() - self._last_prune >= PRUNE_EVERY_S:
