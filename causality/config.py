@@ -124,6 +124,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_allowed_networks: tuple[str, ...] = ()
     webhook_max_response_bytes: int = 64 * 1024
 
+    # -- LLM: questions in plain English (causality/llm, docs/llm.md)
+    # none: Ask explains how to configure a model; openai: any OpenAI-compatible endpoint;
+    # vllm: a Ray Serve LLM deployment (vLLM engine) in this cluster, on GPU workers
+    llm_provider: Literal["none", "openai", "vllm"] = "none"
+    llm_base_url: str = ""
+    llm_api_key: str | None = None
+    llm_model: str = ""
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 1024
+    llm_temperature: float = 0.0
+    llm_max_retries: int = 2
+    llm_agent_max_steps: int = 6
+    llm_requests_per_minute: float = 20.0
+    llm_schema_ttl_s: float = 300.0
+    llm_result_rows: int = 1000
+    llm_summary_rows: int = 20
+    # vllm: the model served by Ray Serve LLM (a local path or a Hugging Face id that is
+    # already in the node's cache: nothing is downloaded at run time unless allowed)
+    llm_vllm_model_source: str = "Qwen/Qwen2.5-Coder-7B-Instruct"
+    llm_vllm_model_id: str = "causality-sql"
+    llm_vllm_accelerator_type: str | None = None
+    llm_vllm_tensor_parallel_size: int = 1
+    llm_vllm_max_model_len: int = 8192
+    llm_vllm_gpu_memory_utilization: float = 0.9
+    llm_vllm_min_replicas: int = 1
+    llm_vllm_max_replicas: int = 1
+    llm_vllm_route_prefix: str = "/llm"
+
     # -- users and sessions
     session_ttl_s: float = 12 * 3600.0
     session_cookie_secure: bool = False

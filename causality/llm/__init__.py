@@ -1,0 +1,1 @@
+"""Questions in plain English: text-to-SQL and agentic analysis on a self-hosted model."""
