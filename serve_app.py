@@ -4,6 +4,9 @@
 ``import_path: serve_app:app``) runs the whole pipeline: the gateway replicas, and the
 warehouse sinks, reaction engines and webhook dispatchers, supervised here. Builder arguments
 override ``CAUSALITY_*`` settings.
+
+``serve_app:llm_app`` is the second application for ``llm_provider`` vllm: the model served by
+Ray Serve LLM (vLLM) on GPU workers, deployed under ``llm_vllm_route_prefix`` (docs/llm.md).
 """
 
 from __future__ import annotations
@@ -90,3 +93,12 @@ def build(settings: Settings) -> Application:
 def app(args: dict[str, Any]) -> Application:
     """Serve application builder: ``CAUSALITY_*`` environment, then the builder's arguments."""
     return build(load_settings(environ=os.environ, overrides=args))
+
+
+def llm_app(args: dict[str, Any]) -> Application:
+    """Builder of the model application (KubeRay serveConfigV2 ``import_path:
+    serve_app:llm_app``, ``route_prefix`` = ``llm_vllm_route_prefix``): the ``llm_vllm_*``
+    settings from the environment and the builder's arguments. Needs ``causality[llm]``."""
+    from causality.llm.serving import build_llm_app
+
+    return build_llm_app(load_settings(environ=os.environ, overrides=args))

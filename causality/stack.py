@@ -10,17 +10,53 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from causality.config import Settings
 from causality.embedded.nats import EmbeddedNats
 from causality.embedded.postgres import EmbeddedPostgres
 
+if TYPE_CHECKING:
+    from ray.serve import Application
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "causality"
+LLM_APP_NAME = "llm"
+
+
+class ServeApp(NamedTuple):
+    """One Serve application of the stack: its name, route prefix and builder; ``wait`` says
+    whether start-up waits for it to run."""
+
+    name: str
+    route_prefix: str
+    build: Callable[[], Application]
+    wait: bool = True
+
+
+def serve_applications(settings: Settings) -> list[ServeApp]:
+    """What ``ServeStack`` deploys: the main application, and the model when ``llm_provider``
+    is ``vllm``. Start-up does not wait for the model: it loads for minutes (or waits for a
+    GPU node), and until then the Ask feature answers "model unavailable"."""
+    import serve_app
+
+    apps = [ServeApp(APP_NAME, "/", lambda: serve_app.build(settings))]
+    if settings.llm_provider == "vllm":
+        from causality.llm.serving import build_llm_app
+
+        apps.append(
+            ServeApp(
+                LLM_APP_NAME,
+                settings.llm_vllm_route_prefix,
+                lambda: build_llm_app(settings),
+                wait=False,
+            )
+        )
+    return apps
 
 
 def serve_environment(settings: Settings) -> dict[str, str]:
@@ -100,8 +136,6 @@ class ServeStack:
         import ray
         from ray import serve
 
-        import serve_app
-
         if not ray.is_initialized():
             ray.init(
                 address=self._settings.ray_address,
@@ -114,7 +148,15 @@ class ServeStack:
         serve.start(
             http_options={"host": self._settings.http_host, "port": self._settings.http_port}
         )
-        serve.run(serve_app.build(self._settings), name=APP_NAME, route_prefix="/", blocking=False)
+        for app in serve_applications(self._settings):
+            target = serve.RunTarget(
+                target=app.build(), name=app.name, route_prefix=app.route_prefix
+            )
+            serve.run_many(
+                [target],
+                wait_for_ingress_deployment_creation=app.wait,
+                wait_for_applications_running=app.wait,
+            )
         self._wait_ready(wait_ready_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -162,7 +204,8 @@ class ServeStack:
         if self._started_ray:
             serve.shutdown()
             ray.shutdown()
-        else:  # a shared cluster: remove only our application
-            serve.delete(APP_NAME)
+        else:  # a shared cluster: remove only our applications
+            for app in reversed(serve_applications(self._settings)):
+                serve.delete(app.name)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._loop_thread.join(timeout=5)
