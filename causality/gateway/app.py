@@ -26,6 +26,7 @@ from causality.gateway import (
     health,
     ingest,
     insight_routes,
+    llm_routes,
     query_routes,
     reaction_routes,
     sdk_routes,
@@ -35,6 +36,9 @@ from causality.gateway import (
 from causality.gateway.errors import ApiError, handle_exception, handle_http_exception
 from causality.gateway.ratelimit import TokenBucketLimiter
 from causality.gateway.state import GatewayState
+from causality.llm.client import build_model_client
+from causality.llm.schema_context import SchemaContextProvider
+from causality.llm.types import LLMNotConfigured, ModelClient
 from causality.observability.metrics import GatewayMetrics
 from causality.query.factory import query_engine
 from causality.reactions.sender import WebhookSender
@@ -74,6 +78,15 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         )
         engine = await stack.enter_async_context(query_engine(settings))
         sender = await stack.enter_async_context(WebhookSender(settings))
+        # after the engine (its schema context queries it), closed before it
+        llm: ModelClient | None = None
+        llm_setup_error = ""
+        try:
+            llm = build_model_client(settings)
+        except LLMNotConfigured as exc:
+            llm_setup_error = exc.message
+        else:
+            stack.push_async_callback(llm.aclose)
         yield GatewayState(
             settings=settings,
             pool=pool,
@@ -87,6 +100,13 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
             engine=engine,
             nc=nc,
             sender=sender,
+            llm=llm,
+            llm_setup_error=llm_setup_error,
+            schema_contexts=SchemaContextProvider(engine, settings),
+            llm_limiter=TokenBucketLimiter(
+                rate=settings.llm_requests_per_minute / 60.0,
+                burst=settings.llm_requests_per_minute,
+            ),
         )
 
 
@@ -114,6 +134,8 @@ def build_gateway_app(settings: Settings) -> Starlette:
         # the reaction engine's configuration and history (docs/reactions.md)
         *reaction_routes.routes(),
         *webhook_routes.routes(),
+        # questions in plain English, conversations, explanations (docs/llm.md)
+        *llm_routes.routes(),
         # Segment and PostHog clients pointed at the gateway (docs/compat.md)
         *compat.routes(),
         # the web SDK's script-tag build, /sdk/causality.js (sdk/web)

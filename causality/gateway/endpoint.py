@@ -8,6 +8,7 @@ exception reach Starlette's last-resort handler (which would log it as a crash).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from causality.auth.errors import InvalidCredentials, LoginRateLimited, WeakPassword
 from causality.gateway.errors import ApiError, error_body, json_response, to_api_error
+from causality.llm.types import LLMError, LLMNotConfigured, LLMRateLimited
 from causality.reactions.service import AdminError
 from causality.store.errors import (
     AppExists,
@@ -58,6 +60,21 @@ def translate(exc: Exception) -> ApiError | None:
             exc.code,
             str(exc),
             headers={"Retry-After": str(exc.retry_after_s)},
+        )
+    if isinstance(exc, LLMRateLimited):
+        return ApiError(
+            429,
+            exc.code,
+            exc.message,
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
+        )
+    if isinstance(exc, LLMError):  # status and code are set by causality.llm.types
+        transient = exc.status == 503 and not isinstance(exc, LLMNotConfigured)
+        return ApiError(
+            exc.status,
+            exc.code,
+            exc.message,
+            headers={"Retry-After": "5"} if transient else None,
         )
     if isinstance(exc, AdminError):  # rules, detectors, webhooks: status and field set there
         return ApiError(exc.status, exc.code, exc.message, field=exc.field)

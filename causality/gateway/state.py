@@ -12,6 +12,8 @@ from causality.bus.publisher import EventPublisher
 from causality.config import Settings
 from causality.events.validation import EventValidator
 from causality.gateway.ratelimit import TokenBucketLimiter
+from causality.llm.schema_context import SchemaContextProvider
+from causality.llm.types import ModelClient
 from causality.observability.metrics import GatewayMetrics
 from causality.query.engine import QueryEngine
 from causality.reactions.sender import WebhookSender
@@ -32,3 +34,10 @@ class GatewayState:
     nc: NATS
     # test deliveries from the admin API (the dispatcher actors have their own)
     sender: WebhookSender
+    # questions in plain English (docs/llm.md): None when llm_provider is none, and then
+    # llm_setup_error says how to configure a model
+    llm: ModelClient | None
+    llm_setup_error: str
+    schema_contexts: SchemaContextProvider
+    # per user: llm_requests_per_minute
+    llm_limiter: TokenBucketLimiter
