@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
+from causality.cli_llm import COMMANDS as LLM_COMMANDS
 from causality.cli_reactions import COMMANDS as REACTION_COMMANDS
 from causality.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
 from causality.config import Settings, SettingsError, load_settings
@@ -66,6 +67,29 @@ def main(ctx: click.Context, config_path: str | None, data_dir: str | None) -> N
         raise click.ClickException(str(exc)) from exc
 
 
+def _check_llm(settings: Settings) -> None:
+    """Refuse a half-configured model before anything starts, naming the setting."""
+    if settings.llm_provider == "none":
+        return
+    from causality.llm.client import resolve_endpoint
+
+    try:
+        resolve_endpoint(settings)
+        if settings.llm_provider == "vllm":
+            from causality.llm.serving import llm_config_kwargs
+
+            llm_config_kwargs(settings)
+            import importlib.util
+
+            if importlib.util.find_spec("vllm") is None:
+                raise SettingsError(
+                    "llm_provider=vllm needs vLLM on this machine: pip install '.[llm]' "
+                    "(see docs/llm.md), or use llm_provider=openai with an existing endpoint"
+                )
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Also stream realistic synthetic traffic.")
 @click.option("--demo-rate", default=200.0, show_default=True, help="Demo events per second.")
@@ -75,6 +99,7 @@ def up(ctx: click.Context, demo: bool, demo_rate: float) -> None:
     from causality.stack import EmbeddedServices, ServeStack
 
     settings = _settings(ctx)
+    _check_llm(settings)
     services = EmbeddedServices(settings)
     stopping = threading.Event()
 
@@ -511,8 +536,9 @@ def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
         click.echo(fmt(row))
 
 
-# rules, detectors, webhooks, alerts, deliveries (causality/cli_reactions.py, cli_webhooks.py)
-for _command in (*REACTION_COMMANDS, *WEBHOOK_COMMANDS):
+# rules, detectors, webhooks, alerts, deliveries, eval-llm (causality/cli_reactions.py,
+# cli_webhooks.py, cli_llm.py)
+for _command in (*REACTION_COMMANDS, *WEBHOOK_COMMANDS, *LLM_COMMANDS):
     main.add_command(_command)
 
 
