@@ -4,13 +4,13 @@ object (no GPU, no vLLM), and what the stack deploys for each provider."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
-from ray.llm._internal.serve.core.configs.llm_config import LLMConfig
 from ray.serve import Application
 from ray.serve.schema import ServeDeploySchema
 
@@ -21,6 +21,22 @@ from causality.llm.serving import LLM_APP_NAME, llm_config_kwargs
 from causality.stack import APP_NAME, serve_applications
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def _import_llm_config() -> Any:
+    """Ray Serve LLM's config class, without the root logging handler its import installs
+    (bound to pytest's captured stderr, it would fail on writes after the session closed it)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        from ray.llm._internal.serve.core.configs.llm_config import LLMConfig
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return LLMConfig
+
+
+LLMConfig = _import_llm_config()
 needs_no_vllm = pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
 
 
