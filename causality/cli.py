@@ -8,44 +8,20 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import click
 import msgspec
 
+from causality.cli_accounts import COMMANDS as ACCOUNT_COMMANDS
+from causality.cli_accounts import _admin_banner, _first_admin
+from causality.cli_common import _pool, _print_table, _run, _settings
 from causality.cli_llm import COMMANDS as LLM_COMMANDS
 from causality.cli_reactions import COMMANDS as REACTION_COMMANDS
 from causality.cli_webhooks import COMMANDS as WEBHOOK_COMMANDS
 from causality.config import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj  # type: ignore[no-any-return]
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-@asynccontextmanager
-async def _pool(settings: Settings) -> AsyncIterator[Any]:
-    """A migrated pool on the configured or the embedded PostgreSQL (joined if `up` runs)."""
-    from causality.stack import EmbeddedServices
-    from causality.store.db import migrate, open_pool
-
-    services = EmbeddedServices(settings.replace(nats_url=settings.nats_url or "unused"))
-    resolved = services.start()
-    try:
-        assert resolved.postgres_dsn
-        async with open_pool(resolved.postgres_dsn, min_size=1, max_size=2) as pool:
-            await migrate(pool)
-            yield pool
-    finally:
-        services.stop()
 
 
 @click.group()
@@ -200,242 +176,6 @@ def _stream_demo(
     asyncio.run(_main())
 
 
-# -- apps ----------------------------------------------------------------------------------
-
-
-@main.group()
-def apps() -> None:
-    """Apps: each has its own events, keys and partitions."""
-
-
-@apps.command("create")
-@click.argument("name")
-@click.option("--id", "app_id", default=None, help="Explicit id ([a-z0-9_-], max 63).")
-@click.pass_context
-def apps_create(ctx: click.Context, name: str, app_id: str | None) -> None:
-    """Create an app."""
-    from causality.store import apps as repo
-    from causality.store.errors import StoreError
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await repo.create_app(pool, name=name, app_id=app_id)
-
-    try:
-        app = _run(_go())
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"created app {app.id} ({app.name})")
-
-
-@apps.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def apps_list(ctx: click.Context, as_json: bool) -> None:
-    """List apps."""
-    from causality.store import apps as repo
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await repo.list_apps(pool)
-
-    rows = _run(_go())
-    if as_json:
-        click.echo(msgspec.json.encode(rows).decode())
-        return
-    _print_table(["id", "name", "created_at"], [[a.id, a.name, a.created_at] for a in rows])
-
-
-# -- keys ----------------------------------------------------------------------------------
-
-
-@main.group()
-def keys() -> None:
-    """Ingestion API keys (shown once at creation, stored hashed)."""
-
-
-@keys.command("create")
-@click.option("--app", "app_id", required=True)
-@click.option("--name", default="default")
-@click.pass_context
-def keys_create(ctx: click.Context, app_id: str, name: str) -> None:
-    """Create a key for an app and print it once."""
-    from causality.store import api_keys
-    from causality.store.errors import StoreError
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await api_keys.create_key(pool, app_id=app_id, name=name)
-
-    try:
-        key, plaintext = _run(_go())
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"key id: {key.id}\napp:    {key.app_id}\nkey:    {plaintext}\n"
-        "(store it now: it cannot be shown again)"
-    )
-
-
-@keys.command("list")
-@click.option("--app", "app_id", default=None)
-@click.pass_context
-def keys_list(ctx: click.Context, app_id: str | None) -> None:
-    """List keys (prefix only, never the key)."""
-    from causality.store import api_keys
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await api_keys.list_keys(pool, app_id=app_id)
-
-    rows = _run(_go())
-    _print_table(
-        ["id", "app_id", "name", "prefix", "created_at", "revoked_at"],
-        [[k.id, k.app_id, k.name, k.prefix + "…", k.created_at, k.revoked_at or ""] for k in rows],
-    )
-
-
-@keys.command("revoke")
-@click.argument("key_id")
-@click.pass_context
-def keys_revoke(ctx: click.Context, key_id: str) -> None:
-    """Revoke a key; gateways stop accepting it within the auth cache TTL."""
-    from causality.store import api_keys
-    from causality.store.errors import StoreError
-
-    async def _go() -> bool:
-        async with _pool(_settings(ctx)) as pool:
-            return await api_keys.revoke_key(pool, key_id=key_id)
-
-    try:
-        done = _run(_go())
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not done:
-        raise click.ClickException(f"no active key {key_id}")
-    click.echo(f"revoked {key_id}")
-
-
-# -- users ---------------------------------------------------------------------------------
-
-FIRST_ADMIN_EMAIL = "admin@localhost"
-
-
-async def _first_admin(settings: Settings) -> tuple[str, str] | None:
-    """On first run (no user at all), an admin with a generated password, returned once."""
-    from causality.auth.passwords import generate_password, hash_password
-    from causality.auth.roles import Role
-    from causality.store import users as repo
-    from causality.store.errors import UserExists
-
-    async with _pool(settings) as pool:
-        if await repo.count_users(pool):
-            return None
-        password = generate_password()
-        try:
-            await repo.create_user(
-                pool,
-                email=FIRST_ADMIN_EMAIL,
-                password_hash=hash_password(password),
-                role=Role.ADMIN,
-            )
-        except UserExists:  # another `up` won the race; its banner shows the password
-            return None
-        return FIRST_ADMIN_EMAIL, password
-
-
-def _admin_banner(admin: tuple[str, str] | None) -> str:
-    if admin is None:
-        return ""
-    email, password = admin
-    return (
-        f"  admin login:  {email}\n"
-        f"  password:     {password}   (shown once; `causality users create` adds more)\n"
-    )
-
-
-@main.group()
-def users() -> None:
-    """Users of the web UI and analytics API (roles: admin, editor, viewer)."""
-
-
-@users.command("create")
-@click.argument("email")
-@click.option(
-    "--role", type=click.Choice(["admin", "editor", "viewer"]), default="viewer", show_default=True
-)
-@click.option("--password", default=None, help="Prefer --prompt: arguments end up in history.")
-@click.option("--prompt", "ask", is_flag=True, help="Ask for the password.")
-@click.option("--app", "app_ids", multiple=True, help="Limit to this app (repeatable).")
-@click.pass_context
-def users_create(
-    ctx: click.Context,
-    email: str,
-    role: str,
-    password: str | None,
-    ask: bool,
-    app_ids: tuple[str, ...],
-) -> None:
-    """Create a user; without --password or --prompt a password is generated and printed
-    once."""
-    from causality.auth.errors import WeakPassword
-    from causality.auth.passwords import generate_password, hash_password
-    from causality.auth.roles import Role
-    from causality.store import users as repo
-    from causality.store.errors import StoreError
-
-    if ask:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    generated = password is None
-    secret = generate_password() if password is None else password
-    try:
-        password_hash = hash_password(secret)
-    except WeakPassword as exc:
-        raise click.ClickException(str(exc)) from exc
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await repo.create_user(
-                pool,
-                email=email,
-                password_hash=password_hash,
-                role=Role(role),
-                app_ids=app_ids or None,
-            )
-
-    try:
-        user = _run(_go())
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"created {user.role} {user.email} (id {user.id})")
-    if generated:
-        click.echo(f"password: {secret}\n(store it now: it cannot be shown again)")
-
-
-@users.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def users_list(ctx: click.Context, as_json: bool) -> None:
-    """List users (never their password hashes)."""
-    from causality.store import users as repo
-
-    async def _go() -> Any:
-        async with _pool(_settings(ctx)) as pool:
-            return await repo.list_users(pool)
-
-    rows = _run(_go())
-    if as_json:
-        click.echo(msgspec.json.encode(rows).decode())
-        return
-    _print_table(
-        ["id", "email", "role", "disabled", "apps", "created_at"],
-        [
-            [u.id, u.email, u.role, u.disabled, ",".join(u.app_ids or ()) or "all", u.created_at]
-            for u in rows
-        ],
-    )
-
-
 # -- sql and status ------------------------------------------------------------------------
 
 
@@ -523,22 +263,9 @@ def compact(
         raise click.ClickException(f"{summary.skipped} tasks skipped; see the lines above")
 
 
-def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
-
-    def fmt(vals: list[str]) -> str:
-        return "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths, strict=True))
-
-    click.echo(fmt(columns))
-    click.echo(fmt(["-" * w for w in widths]))
-    for row in cells:
-        click.echo(fmt(row))
-
-
 # rules, detectors, webhooks, alerts, deliveries, eval-llm (causality/cli_reactions.py,
 # cli_webhooks.py, cli_llm.py)
-for _command in (*REACTION_COMMANDS, *WEBHOOK_COMMANDS, *LLM_COMMANDS):
+for _command in (*ACCOUNT_COMMANDS, *REACTION_COMMANDS, *WEBHOOK_COMMANDS, *LLM_COMMANDS):
     main.add_command(_command)
 
 

@@ -36,7 +36,7 @@ def operator() -> Any:
 
 def with_pool(ctx: click.Context, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     """Run ``work`` on a migrated pool; refused input becomes a one-line error."""
-    from causality.cli import _pool
+    from causality.cli_common import _pool
     from causality.reactions.service import AdminError
     from causality.store.errors import StoreError
 
@@ -72,7 +72,7 @@ def echo_json(value: Any) -> None:
 
 def table(columns: list[str], rows: list[list[Any]]) -> None:
     """Print rows as the aligned table every other command prints."""
-    from causality.cli import _print_table
+    from causality.cli_common import _print_table
 
     _print_table(columns, rows)
 

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from causality.auth.passwords import verify_password
-from causality.cli import FIRST_ADMIN_EMAIL, _first_admin, main
+from causality.cli import main
+from causality.cli_accounts import FIRST_ADMIN_EMAIL, _first_admin
 from causality.config import Settings
 from causality.store.users import find_login
 from tests.auth_helpers import unique_email
