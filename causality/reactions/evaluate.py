@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from causality.reactions.detectors import bucket_of, threshold_breach
 
 from causality.events.catalogue import CUSTOM_TYPE
 from causality.events.model import Event, encode_event
+from causality.reactions.detectors import bucket_of, threshold_breach
 from causality.reactions.index import ScopeIndex
 from causality.reactions.model import AlertDraft, Detector, ReactionConfig, Rule
 from causality.reactions.paths import EventView, FieldPath, parse_path
