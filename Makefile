@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed
 WEB := sdk/web
 WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_SCRIPT := $(WEB)/dist/causality.js
+UI := webui
+UI_STAMP := $(UI)/node_modules/.installed
+UI_INDEX := $(UI)/dist/index.html
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test install lint format bench clean web-sdk chromium
+.PHONY: up test install lint format bench clean web-sdk webui chromium
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,18 +33,31 @@ $(WEB_SCRIPT): $(WEB_STAMP) $(WEB)/build.mjs $(WEB)/tsconfig.json $(WEB)/tsconfi
 
 web-sdk: $(WEB_SCRIPT)
 
+$(UI_STAMP): $(UI)/package.json $(UI)/package-lock.json
+	cd $(UI) && npm ci --no-audit --no-fund
+	touch $(UI_STAMP)
+
+## The analyst web UI (type check, Vite build, bundle size report); the gateway serves
+## webui/dist at /app. Rebuilt when a source or config file changes.
+$(UI_INDEX): $(UI_STAMP) $(UI)/index.html $(UI)/vite.config.ts $(UI)/scripts/size.mjs \
+		$(wildcard $(UI)/tsconfig*.json) $(shell find $(UI)/src -type f 2>/dev/null)
+	cd $(UI) && npm run --silent build
+
+webui: $(UI_INDEX)
+
 ## Debian's Chromium for the web SDK's browser tests (apt needs root, as on CI), once.
 chromium:
 	@test -x $(CHROMIUM) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## Run the whole platform locally (DEMO=1 also streams synthetic traffic).
-up: install web-sdk
+up: install web-sdk webui
 	$(BIN)/causality up $(if $(DEMO),--demo,)
 
 ## Lint, then the full test suite (real NATS, PostgreSQL, Ray; started by the fixtures).
-test: install lint web-sdk chromium
+test: install lint web-sdk webui chromium
 	cd $(WEB) && npm test
+	cd $(UI) && npm test
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest -q
 
 lint: install
@@ -57,4 +73,5 @@ bench: install
 	$(BIN)/python -m bench.sink
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist \
+		$(UI)/node_modules $(UI)/dist
