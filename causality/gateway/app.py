@@ -27,11 +27,13 @@ from causality.gateway import (
     ingest,
     insight_routes,
     llm_routes,
+    public_routes,
     query_routes,
     reaction_routes,
     sdk_routes,
     stream_routes,
     webhook_routes,
+    webui_routes,
 )
 from causality.gateway.errors import ApiError, handle_exception, handle_http_exception
 from causality.gateway.ratelimit import TokenBucketLimiter
@@ -140,6 +142,10 @@ def build_gateway_app(settings: Settings) -> Starlette:
         *compat.routes(),
         # the web SDK's script-tag build, /sdk/causality.js (sdk/web)
         *sdk_routes.routes(),
+        # the analyst web UI at /app (webui/, `make webui`)
+        *webui_routes.routes(),
+        # the public pages (/, /docs), /api/v1/openapi.json and /static: public_routes.py
+        *public_routes.routes(),
     ]
     middleware = [
         Middleware(
