@@ -22,20 +22,25 @@ pytestmark = [pytest.mark.integration]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def run_cli(pg_dsn: str, *args: str, allow: str = "127.0.0.0/8") -> tuple[int, str]:
-    env = {
+def _env(pg_dsn: str, allow: str) -> dict[str, str]:
+    return {
         "CAUSALITY_POSTGRES_DSN": pg_dsn,
         "CAUSALITY_NATS_URL": "nats://unused:4222",
         "CAUSALITY_WEBHOOK_ALLOWED_NETWORKS": allow,
     }
-    result = CliRunner().invoke(main, list(args), env=env)
+
+
+def run_cli(pg_dsn: str, *args: str, allow: str = "127.0.0.0/8") -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=_env(pg_dsn, allow))
     return result.exit_code, result.output
 
 
 def ok(pg_dsn: str, *args: str) -> str:
-    code, out = run_cli(pg_dsn, *args)
-    assert code == 0, out
-    return out
+    """stdout of a successful run: what --json output is parsed from (stderr may carry a
+    library's warning, which must not break the JSON)."""
+    result = CliRunner().invoke(main, list(args), env=_env(pg_dsn, "127.0.0.0/8"))
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def created_id(out: str) -> str:
