@@ -31,7 +31,7 @@ def run_sql(settings: Settings, sql: str) -> list[dict[str, Any]]:
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     return [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
 
 
