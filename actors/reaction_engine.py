@@ -13,6 +13,9 @@ import ray
 from causality.bus.connection import connect
 from causality.bus.stream import ensure_consumer, ensure_topology
 from causality.config import Settings
+from causality.observability.logs import configure_logging
+from causality.observability.metrics import ENGINE_COUNTERS, ActorMetrics
+from causality.observability.tracing import Tracing
 from causality.reactions.config_watch import ConfigWatcher
 from causality.reactions.consumer import reactions_consumer_config
 from causality.reactions.engine import ReactionEngine
@@ -30,7 +33,9 @@ class ReactionEngineActor:
     """
 
     def __init__(self, settings: Settings, name: str) -> None:
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings)
+        self._tracing = Tracing.from_settings(settings, "reactions")
+        self._metrics = ActorMetrics(kind="reactions", name=name, counters=ENGINE_COUNTERS)
         self._settings = settings
         self._name = name
         self._resources: AsyncExitStack | None = None
@@ -70,8 +75,9 @@ class ReactionEngineActor:
             await stack.aclose()
             raise
         self._resources = stack
+        self._metrics.reset()  # the new one's stats start at zero
         self._engine = ReactionEngine(
-            nc=nc, pool=pool, settings=s, watcher=watcher, name=self._name
+            nc=nc, pool=pool, settings=s, watcher=watcher, name=self._name, tracing=self._tracing
         )
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._engine.run(self._stop))
@@ -82,6 +88,7 @@ class ReactionEngineActor:
         stats = msgspec.structs.asdict(self._engine.stats) if self._engine else {}
         if self._engine is not None:
             stats["config_version"] = self._engine.config_version
+        self._metrics.sync(stats, running=running)  # the heartbeat calls this every few s
         return {"name": self._name, "running": running, "last_error": self._error, **stats}
 
     async def stop(self) -> dict[str, Any]:
@@ -93,6 +100,7 @@ class ReactionEngineActor:
             except Exception as exc:
                 log.error("engine %s did not stop cleanly: %r", self._name, exc)
         await self._close()
+        self._tracing.force_flush()
         return self.status()
 
     async def _close(self) -> None:

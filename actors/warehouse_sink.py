@@ -13,6 +13,9 @@ from nats.aio.client import Client as NATS
 from causality.bus.connection import connect
 from causality.bus.stream import ensure_consumer, ensure_topology, sink_consumer_config
 from causality.config import Settings
+from causality.observability.logs import configure_logging
+from causality.observability.metrics import SINK_COUNTERS, ActorMetrics
+from causality.observability.tracing import Tracing
 from causality.warehouse.sink import AfterWrite, WarehouseSink
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,9 @@ class WarehouseSinkActor:
     """
 
     def __init__(self, settings: Settings, name: str, after_write: AfterWrite | None = None):
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings)
+        self._tracing = Tracing.from_settings(settings, "sink")
+        self._metrics = ActorMetrics(kind="sink", name=name, counters=SINK_COUNTERS)
         self._settings = settings
         self._name = name
         self._after_write = after_write
@@ -54,8 +59,14 @@ class WarehouseSinkActor:
         js = self._nc.jetstream()
         await ensure_topology(js, s)
         await ensure_consumer(js, s.stream_name, sink_consumer_config(s))
+        self._metrics.reset()  # the new one's stats start at zero
         self._sink = WarehouseSink(
-            nc=self._nc, settings=s, name=self._name, after_write=self._after_write
+            nc=self._nc,
+            settings=s,
+            name=self._name,
+            after_write=self._after_write,
+            tracing=self._tracing,
+            observe_flush=self._metrics.observe_flush,
         )
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._sink.run(self._stop))
@@ -64,6 +75,7 @@ class WarehouseSinkActor:
         """Counters and liveness of this sink (for `causality status`)."""
         running = self._task is not None and not self._task.done()
         stats = msgspec.structs.asdict(self._sink.stats) if self._sink else {}
+        self._metrics.sync(stats, running=running)  # the heartbeat calls this every few s
         return {"name": self._name, "running": running, "last_error": self._error, **stats}
 
     async def stop(self) -> dict[str, Any]:
@@ -79,4 +91,5 @@ class WarehouseSinkActor:
                 await self._nc.drain()
             except Exception:
                 await self._nc.close()
+        self._tracing.force_flush()
         return self.status()

@@ -13,6 +13,8 @@ from nats.aio.client import Client as NATS
 from causality.bus.connection import connect
 from causality.bus.stream import ensure_topology
 from causality.config import Settings
+from causality.observability.logs import configure_logging
+from causality.observability.metrics import DISPATCHER_COUNTERS, ActorMetrics
 from causality.reactions.dispatcher import Dispatcher, pool_size_for
 from causality.reactions.sender import WebhookSender
 from causality.store.db import open_pool
@@ -29,7 +31,8 @@ class WebhookDispatcherActor:
     """
 
     def __init__(self, settings: Settings, name: str):
-        logging.basicConfig(level=settings.log_level)
+        configure_logging(settings)
+        self._metrics = ActorMetrics(kind="webhooks", name=name, counters=DISPATCHER_COUNTERS)
         self._settings = settings
         self._name = name
         self._nc: NATS | None = None
@@ -71,6 +74,7 @@ class WebhookDispatcherActor:
                 await resources.aclose()
                 raise
             self._resources = resources
+            self._metrics.reset()  # the new one's stats start at zero
             self._dispatcher = Dispatcher(
                 pool=pool, nc=self._nc, settings=s, sender=sender, name=self._name
             )
@@ -82,6 +86,7 @@ class WebhookDispatcherActor:
         """Counters and liveness of this dispatcher (for `causality status`)."""
         running = self._task is not None and not self._task.done()
         stats = self._dispatcher.status() if self._dispatcher else {"name": self._name}
+        self._metrics.sync(stats, running=running)  # the heartbeat calls this every few s
         return {**stats, "name": self._name, "running": running, "last_error": self._error}
 
     async def stop(self) -> dict[str, Any]:

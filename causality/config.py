@@ -160,6 +160,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     login_window_s: float = 900.0
 
     log_level: str = "INFO"
+    # -- observability (docs/observability.md): text or one JSON object per line, and
+    # OpenTelemetry traces over OTLP/HTTP when an endpoint is set (none: tracing is off)
+    log_format: Literal["text", "json"] = "text"
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "causality"
+    otel_sample_ratio: float = 1.0
 
     @property
     def warehouse(self) -> str:

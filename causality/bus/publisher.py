@@ -18,10 +18,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
+from opentelemetry.trace import SpanKind
 
 from causality.bus.errors import BusUnavailable
 from causality.bus.subjects import subject_for
 from causality.events.model import Event, encode_event
+from causality.observability.tracing import TRACEPARENT_HEADER, Tracing
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 EXPECTED_STREAM_HEADER = "Nats-Expected-Stream"
@@ -51,8 +53,11 @@ def message_id(event: Event) -> str:
 class EventPublisher:
     """Publishes events to the events stream and reports which ones JetStream saw before."""
 
-    def __init__(self, *, nc: NATS, stream: str, timeout_s: float) -> None:
+    def __init__(
+        self, *, nc: NATS, stream: str, timeout_s: float, tracing: Tracing | None = None
+    ) -> None:
         self._nc = nc
+        self._tracing = tracing if tracing is not None and tracing.enabled else None
         self._stream = stream
         self._timeout_s = timeout_s
         self._prefix = ""
@@ -104,6 +109,17 @@ class EventPublisher:
         """
         if not events:
             return []
+        if self._tracing is None:
+            return await self._publish(events, None)
+        # one span per request's publish; its context rides along as one header per message
+        with self._tracing.tracer.start_as_current_span(
+            "jetstream publish",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.batch.message_count": len(events)},
+        ):
+            return await self._publish(events, self._tracing.current_traceparent())
+
+    async def _publish(self, events: Sequence[Event], traceparent: str | None) -> list[bool]:
         if not self._nc.is_connected:
             raise BusUnavailable("NATS is not connected")
         await self._ensure_inbox()
@@ -111,6 +127,8 @@ class EventPublisher:
         tokens: list[str] = []
         futures: list[asyncio.Future[_PubAck]] = []
         headers = {EXPECTED_STREAM_HEADER: self._stream}
+        if traceparent is not None:
+            headers[TRACEPARENT_HEADER] = traceparent
         try:
             async with asyncio.timeout(self._timeout_s):
                 for event in events:

@@ -41,7 +41,9 @@ from causality.gateway.state import GatewayState
 from causality.llm.client import build_model_client
 from causality.llm.schema_context import SchemaContextProvider
 from causality.llm.types import LLMNotConfigured, ModelClient
+from causality.observability.logs import configure_logging
 from causality.observability.metrics import GatewayMetrics
+from causality.observability.tracing import Tracing
 from causality.query.factory import query_engine
 from causality.reactions.sender import WebhookSender
 from causality.store.db import migrate, open_pool
@@ -50,7 +52,9 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
+async def gateway_resources(
+    settings: Settings, *, tracing: Tracing | None = None
+) -> AsyncIterator[GatewayState]:
     """Open NATS and PostgreSQL for the gateway; closed in reverse order on exit."""
     if not settings.nats_url or not settings.postgres_dsn:
         raise SettingsError(
@@ -60,7 +64,10 @@ async def gateway_resources(settings: Settings) -> AsyncIterator[GatewayState]:
         nc = await stack.enter_async_context(open_connection(settings.nats_url, name="gateway"))
         await ensure_topology(nc.jetstream(timeout=settings.publish_timeout_s), settings)
         publisher = EventPublisher(
-            nc=nc, stream=settings.stream_name, timeout_s=settings.publish_timeout_s
+            nc=nc,
+            stream=settings.stream_name,
+            timeout_s=settings.publish_timeout_s,
+            tracing=tracing,
         )
         stack.push_async_callback(publisher.aclose)
         pool = await stack.enter_async_context(
@@ -117,10 +124,17 @@ def build_gateway_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with gateway_resources(settings) as state:
-            app.state.gateway = state
-            log.info("gateway ready")
-            yield
+        if settings.log_format == "json":
+            configure_logging(settings)
+        tracing = Tracing.from_settings(settings, "gateway")
+        try:
+            async with gateway_resources(settings, tracing=tracing) as state:
+                app.state.gateway = state
+                app.state.tracing = tracing
+                log.info("gateway ready")
+                yield
+        finally:
+            tracing.shutdown()  # exports the spans still buffered
 
     routes = [
         Route("/health", health.health, methods=["GET"]),

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +21,7 @@ from causality.events.validation import BatchValidation, Rejection
 from causality.gateway.body import read_body
 from causality.gateway.errors import ApiError, error_body, json_response, to_api_error
 from causality.gateway.state import GatewayState
+from causality.observability.tracing import Tracing
 
 API_KEY_HEADER = "x-api-key"
 
@@ -69,6 +71,19 @@ async def ingest_batch(request: Request) -> Response:
 
 
 async def _ingest(request: Request, *, route: str, single: bool) -> Response:
+    # the request's span is the root of the event's trace (set up by the app's lifespan)
+    tracing: Tracing | None = getattr(request.app.state, "tracing", None)
+    if tracing is None or not tracing.enabled:
+        return await _ingest_counted(request, route=route, single=single)
+    with tracing.tracer.start_as_current_span(
+        f"POST {request.url.path}", kind=SpanKind.SERVER, attributes={"http.route": route}
+    ) as span:
+        response = await _ingest_counted(request, route=route, single=single)
+        span.set_attribute("http.response.status_code", response.status_code)
+        return response
+
+
+async def _ingest_counted(request: Request, *, route: str, single: bool) -> Response:
     state = _state(request)
     try:
         response = await _handle(request, state, single=single)

@@ -26,6 +26,7 @@ from causality.bus.puller import BatchPuller, delivery_info
 from causality.bus.stream import DLQ_SUBJECT_PREFIX
 from causality.config import Settings
 from causality.events.model import Event, decode_event
+from causality.observability.tracing import Tracing
 from causality.reactions import anomaly_store
 from causality.reactions.alerts import record_alerts
 from causality.reactions.config_watch import ConfigWatcher
@@ -71,8 +72,10 @@ class ReactionEngine:
         watcher: ConfigWatcher,
         name: str = "engine",
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
         self._nc = nc
+        self._tracing = tracing or Tracing()
         self._js = nc.jetstream()
         self._pool = pool
         self._settings = settings
@@ -117,6 +120,12 @@ class ReactionEngine:
         ``settle=False`` leaves the messages unacked, as a crash right after the commit would
         (used to show that their redelivery is recognised).
         """
+        # recorded in the trace of every message that carries one (see observability/tracing)
+        with self._tracing.consumed("reactions evaluate", (m.headers for m in msgs)) as span:
+            span["messaging.batch.message_count"] = len(msgs)
+            await self._process(msgs, settle=settle, span=span)
+
+    async def _process(self, msgs: Sequence[Msg], *, settle: bool, span: dict[str, object]) -> None:
         self.stats.messages += len(msgs)
         self.stats.config_version = self._watcher.version
         delivery = [delivery_info(m) for m in msgs]
@@ -139,6 +148,7 @@ class ReactionEngine:
             self.stats.evaluated += len(events)  # counted once its effects are committed
         except _DB_ERRORS as exc:
             self.stats.failures += 1
+            span["error.type"] = type(exc).__name__
             log.warning("engine %s: batch of %d not applied (%s)", self._name, len(msgs), exc)
             if settle:
                 await self._settle_failed(msgs, f"{type(exc).__name__}: {exc}")

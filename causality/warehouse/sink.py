@@ -20,6 +20,7 @@ from causality.bus.stream import DLQ_SUBJECT_PREFIX
 from causality.config import Settings
 from causality.events.arrow import events_to_table
 from causality.events.model import Event, decode_event
+from causality.observability.tracing import Tracing
 from causality.warehouse.commits import CommittedIndex
 from causality.warehouse.filesystem import open_warehouse
 from causality.warehouse.writer import PartitionedWriter, WrittenFile
@@ -67,8 +68,12 @@ class WarehouseSink:
         settings: Settings,
         name: str = "sink",
         after_write: AfterWrite | None = None,
+        tracing: Tracing | None = None,
+        observe_flush: Callable[[float], None] | None = None,
     ) -> None:
         self._nc = nc
+        self._tracing = tracing or Tracing()
+        self._observe_flush = observe_flush
         self._js = nc.jetstream()
         self._settings = settings
         self._name = name
@@ -142,6 +147,15 @@ class WarehouseSink:
 
     async def flush(self, msgs: Sequence[Msg]) -> None:
         """Write one batch and settle every message in it (ack, nak or dead-letter)."""
+        started = time.perf_counter()
+        # recorded in the trace of every message that carries one (see observability/tracing)
+        with self._tracing.consumed("warehouse write", (m.headers for m in msgs)) as span:
+            span["messaging.batch.message_count"] = len(msgs)
+            await self._flush(msgs, span)
+        if self._observe_flush is not None:
+            self._observe_flush(time.perf_counter() - started)
+
+    async def _flush(self, msgs: Sequence[Msg], span: dict[str, object]) -> None:
         delivery = [delivery_info(msg) for msg in msgs]
         self.stats.messages += len(msgs)
         try:
@@ -152,9 +166,12 @@ class WarehouseSink:
             )
         except Exception as exc:
             self.stats.write_failures += 1
+            span["error.type"] = type(exc).__name__
             log.exception("sink %s: write of %d messages failed", self._name, len(msgs))
             await self._settle_failed(msgs, f"write failed: {type(exc).__name__}: {exc}")
             return
+        span["causality.rows_written"] = sum(f.rows for f in outcome.written)
+        span["causality.files_written"] = len(outcome.written)
         for i, reason in outcome.undecodable:
             # a message that cannot be decoded will never succeed: dead-letter it now
             await self._dead_letter(msgs[i], delivery[i][1], reason)
