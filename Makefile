@@ -10,8 +10,12 @@ UI := webui
 UI_STAMP := $(UI)/node_modules/.installed
 UI_INDEX := $(UI)/dist/index.html
 CHROMIUM ?= /usr/bin/chromium
+TOOLS := .tools/bin
+HELM := $(TOOLS)/helm
+HELM_VERSION := v3.22.0
+HELM_STAMP := .tools/.helm-$(HELM_VERSION)
 
-.PHONY: up test install lint format bench clean web-sdk webui chromium
+.PHONY: up test install lint format bench clean web-sdk webui chromium helm
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,15 +54,22 @@ chromium:
 	@test -x $(CHROMIUM) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+## helm for the chart checks (tests/k8s), built from the Go module proxy once per version.
+$(HELM_STAMP):
+	GOBIN=$(abspath $(TOOLS)) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	touch $(HELM_STAMP)
+
+helm: $(HELM_STAMP)
+
 ## Run the whole platform locally (DEMO=1 also streams synthetic traffic).
 up: install web-sdk webui
 	$(BIN)/causality up $(if $(DEMO),--demo,)
 
 ## Lint, then the full test suite (real NATS, PostgreSQL, Ray; started by the fixtures).
-test: install lint web-sdk webui chromium
+test: install lint web-sdk webui chromium helm
 	cd $(WEB) && npm test
 	cd $(UI) && npm test
-	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest -q
+	CHROMIUM_PATH=$(CHROMIUM) HELM=$(abspath $(HELM)) $(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .
