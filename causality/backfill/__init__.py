@@ -1,0 +1,1 @@
+"""Backfills of historical events into the warehouse (`python -m jobs.backfill`)."""
