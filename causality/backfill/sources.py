@@ -99,6 +99,16 @@ def _sniff_lines(head: bytes) -> str:
     return "ndjson"
 
 
+def _first_line_whole(head: bytes) -> bool:
+    """Whether the first non-empty line is a whole JSON value (JSON lines), not a fragment."""
+    line = head.lstrip().split(b"\n", 1)[0]
+    try:
+        _decode(line)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
 def detect_format(uri: str, head: bytes) -> str:
     """The format of a file from its name, and for JSON lines from its first record."""
     name = _plain_name(uri)
@@ -108,8 +118,12 @@ def detect_format(uri: str, head: bytes) -> str:
         return "csv"
     if name.endswith(".json") and head.lstrip()[:1] == b"[":
         return "json"
-    if name.endswith(".json") and head.lstrip()[:1] == b"{" and b"\n{" not in head.strip():
-        return "json"
+    if (
+        name.endswith(".json")
+        and head.lstrip()[:1] == b"{"
+        and (b"\n{" not in head.strip() or not _first_line_whole(head))
+    ):
+        return "json"  # one (pretty-printed) document, not one object per line
     return _sniff_lines(head)
 
 
