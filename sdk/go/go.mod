@@ -1,0 +1,3 @@
+module github.com/causality-dev/causality/sdk/go
+
+go 1.22
