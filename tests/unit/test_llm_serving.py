@@ -185,7 +185,8 @@ async def test_vllm_provider_honours_an_explicit_base_url() -> None:
 # -- the KubeRay manifest in docs/llm.md --------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-RAYSERVICE_CRD = ROOT.parent / "shared" / "crds" / "kuberay-v1.7.0" / "ray.io_rayservices.yaml"
+# the KubeRay v1.7.0 CRD, vendored with the chart checks so a clean clone validates too
+RAYSERVICE_CRD = ROOT / "tests" / "k8s" / "schemas" / "ray.io_rayservices.yaml"
 
 
 def _doc_rayservice() -> dict[str, Any]:
