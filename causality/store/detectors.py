@@ -19,6 +19,7 @@ import msgspec
 
 from causality.reactions.model import DetectorKind
 from causality.store.errors import AppNotFound
+from causality.store.scope import apps_param, fetch_page, visible
 from causality.store.webhooks import links_column, set_links
 
 _encode = msgspec.json.encode
@@ -29,7 +30,7 @@ _COLUMNS = (
     "d.condition::text AS condition, d.params::text AS params, d.cooldown_s, d.enabled, "
     "d.publish_alert, d.created_by, d.created_at, d.updated_at, " + links_column("detector", "d")
 )
-_VISIBLE = "($1::text[] IS NULL OR d.app_id = ANY($1::text[]))"
+_VISIBLE = visible("d")
 # what a detector counts; a change to any of these invalidates its counts and learned state
 _SERIES = ("kind", "app_id", "event_category", "event_type", "condition")
 
@@ -113,10 +114,6 @@ def _values(fields: DetectorFields) -> tuple[Any, ...]:
     )
 
 
-def _apps(app_ids: Collection[str] | None) -> list[str] | None:
-    return None if app_ids is None else sorted(app_ids)
-
-
 async def _fetch(conn: asyncpg.Connection, detector_id: uuid.UUID) -> DetectorInfo:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM anomaly_detectors d WHERE d.id = $1", detector_id
@@ -161,7 +158,7 @@ async def get(
     """One detector, or None (also when it belongs to an app outside ``app_ids``)."""
     row = await pool.fetchrow(
         f"SELECT {_COLUMNS} FROM anomaly_detectors d WHERE {_VISIBLE} AND d.id = $2",
-        _apps(app_ids),
+        apps_param(app_ids),
         detector_id,
     )
     return None if row is None else _info(row)
@@ -175,17 +172,17 @@ async def list_page(
     app_ids: Collection[str] | None = None,
 ) -> tuple[list[DetectorInfo], int]:
     """Most recently changed first, with the total count for paging."""
-    rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM anomaly_detectors d WHERE {_VISIBLE} "
-        "ORDER BY d.updated_at DESC, d.id LIMIT $2 OFFSET $3",
-        _apps(app_ids),
-        limit,
-        offset,
+    return await fetch_page(
+        pool,
+        columns=_COLUMNS,
+        source="anomaly_detectors d",
+        alias="d",
+        order_by="d.updated_at DESC, d.id",
+        row=_info,
+        limit=limit,
+        offset=offset,
+        app_ids=app_ids,
     )
-    total = await pool.fetchval(
-        f"SELECT count(*) FROM anomaly_detectors d WHERE {_VISIBLE}", _apps(app_ids)
-    )
-    return [_info(r) for r in rows], int(total)
 
 
 async def replace(
@@ -201,7 +198,7 @@ async def replace(
         old = await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM anomaly_detectors d WHERE {_VISIBLE} AND d.id = $2 "
             "FOR UPDATE OF d",
-            _apps(app_ids),
+            apps_param(app_ids),
             detector_id,
         )
         if old is None:
@@ -234,7 +231,7 @@ async def delete(
     there was none."""
     status = await pool.execute(
         f"DELETE FROM anomaly_detectors d WHERE {_VISIBLE} AND d.id = $2",
-        _apps(app_ids),
+        apps_param(app_ids),
         detector_id,
     )
     return bool(status == "DELETE 1")

@@ -18,6 +18,7 @@ import asyncpg
 import msgspec
 
 from causality.store.errors import AppNotFound
+from causality.store.scope import apps_param, fetch_page, visible
 from causality.store.webhooks import links_column, set_links
 
 _encode = msgspec.json.encode
@@ -28,7 +29,7 @@ _COLUMNS = (
     "r.condition::text AS condition, r.priority, r.enabled, r.publish_alert, r.created_by, "
     "r.created_at, r.updated_at, " + links_column("rule", "r")
 )
-_VISIBLE = "($1::text[] IS NULL OR r.app_id = ANY($1::text[]))"
+_VISIBLE = visible("r")
 
 
 class RuleFields(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,10 +103,6 @@ def _values(fields: RuleFields) -> tuple[Any, ...]:
     )
 
 
-def _apps(app_ids: Collection[str] | None) -> list[str] | None:
-    return None if app_ids is None else sorted(app_ids)
-
-
 async def _fetch(conn: asyncpg.Connection | asyncpg.Pool, rule_id: uuid.UUID) -> RuleInfo:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM reaction_rules r WHERE r.id = $1", rule_id)
     return _info(row)
@@ -143,7 +140,7 @@ async def get(
     """One rule, or None (also when it belongs to an app outside ``app_ids``)."""
     row = await pool.fetchrow(
         f"SELECT {_COLUMNS} FROM reaction_rules r WHERE {_VISIBLE} AND r.id = $2",
-        _apps(app_ids),
+        apps_param(app_ids),
         rule_id,
     )
     return None if row is None else _info(row)
@@ -157,17 +154,17 @@ async def list_page(
     app_ids: Collection[str] | None = None,
 ) -> tuple[list[RuleInfo], int]:
     """Highest priority first, then most recently changed, with the total for paging."""
-    rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM reaction_rules r WHERE {_VISIBLE} "
-        "ORDER BY r.priority DESC, r.updated_at DESC, r.id LIMIT $2 OFFSET $3",
-        _apps(app_ids),
-        limit,
-        offset,
+    return await fetch_page(
+        pool,
+        columns=_COLUMNS,
+        source="reaction_rules r",
+        alias="r",
+        order_by="r.priority DESC, r.updated_at DESC, r.id",
+        row=_info,
+        limit=limit,
+        offset=offset,
+        app_ids=app_ids,
     )
-    total = await pool.fetchval(
-        f"SELECT count(*) FROM reaction_rules r WHERE {_VISIBLE}", _apps(app_ids)
-    )
-    return [_info(r) for r in rows], int(total)
 
 
 async def replace(
@@ -186,7 +183,7 @@ async def replace(
                 "event_category = $6, event_type = $7, condition = $8::jsonb, priority = $9, "
                 f"enabled = $10, publish_alert = $11, updated_at = now() "
                 f"WHERE {_VISIBLE} AND r.id = $2",
-                _apps(app_ids),
+                apps_param(app_ids),
                 rule_id,
                 *_values(fields),
             )
@@ -205,6 +202,6 @@ async def delete(
 ) -> bool:
     """Delete a rule (its links go with it, its alerts stay); False when there was none."""
     status = await pool.execute(
-        f"DELETE FROM reaction_rules r WHERE {_VISIBLE} AND r.id = $2", _apps(app_ids), rule_id
+        f"DELETE FROM reaction_rules r WHERE {_VISIBLE} AND r.id = $2", apps_param(app_ids), rule_id
     )
     return bool(status == "DELETE 1")
